@@ -1,0 +1,120 @@
+"""The Python API: `Assistant.load(...)` once, then `assistant.ask(question, history)` per question.
+
+    >>> from ldnqa import Assistant                                   # doctest: +SKIP
+    >>> a = Assistant.load(corpus_dir="corpus", index_dir="index")    # doctest: +SKIP
+    >>> a.ask("What dose is used?").to_dict()["citations"][0]["title"]  # doctest: +SKIP
+
+The stages run in the order of the data flow: triage (urgent?), query (synonyms, conversation),
+embedding, retrieval, composition, and the notice.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Sequence
+
+from .compose import DISCLAIMER, Composition, compose
+from .config import Settings
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .errors import InputError
+from .indexing import Index, Log, load_or_build, stderr_log
+from .lexical import tokenize
+from .loading import Corpus, load_corpus
+from .query import build_query, synonyms_from
+from .retrieval import retrieve
+from .triage import triage
+from .types import Answer, Document
+
+# Words that name what a conversation is about; a follow-up without any borrows them from earlier turns.
+ANCHORS = frozenset(tokenize(
+    "ldn low-dose naltrexone fibromyalgia fibro pregabalin lyrica gabapentin neurontin opioid opiate "
+    "crohn sclerosis irritable bowel crps regional trial study studies review meta-analysis glia glial "
+    "microglia astrocytes endorphins cytokines"))
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+class Assistant:
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings, corpus: Corpus) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.corpus = corpus
+        self.synonyms = synonyms_from(settings.synonyms)
+
+    @classmethod
+    def load(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
+             embedder: Embedder | None = None, settings: Settings | None = None,
+             log: Log = stderr_log) -> "Assistant":
+        """Load the corpus and its index, building or refreshing the index when the corpus changed."""
+        settings = settings or Settings.from_env()
+        corpus = load_corpus(corpus_dir)
+        for path, reason in corpus.skipped:
+            log(f"Skipped {path}: {reason}")
+        embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        index = load_or_build(corpus, Path(index_dir), embedder, settings, log)
+        return cls(index, embedder, settings, corpus)
+
+    # --- what the web app and CLI read ---------------------------------------------------------
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return tuple(self.corpus.documents)
+
+    def document(self, doc_id: str) -> Document | None:
+        return self.index.documents.get(doc_id)
+
+    @property
+    def passage_counts(self) -> dict[str, int]:
+        counts = {d.id: 0 for d in self.corpus.documents}
+        for chunk in self.index.chunks:
+            counts[chunk.doc_id] += 1
+        return counts
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return list(self.corpus.skipped)
+
+    # --- answering -----------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        """Answer one question; `history` holds the user's earlier questions, oldest first."""
+        question = self.clean(question)
+        history = [h for h in (self.clean(h, strict=False) for h in self._history(history)) if h]
+        urgency = triage(question, self.settings.urgent_patterns)
+        if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
+            return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
+        query = build_query(question, history, self.synonyms, ANCHORS)
+        vector = self.embedder.embed([query.text])[0]
+        hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
+        result = compose(self.index, query, vector, hits, self.synonyms, self.settings)
+        return Answer(question, result.text, result.abstained, urgency.urgent,
+                      notice(urgency.message, result), result.citations)
+
+    def clean(self, text: object, strict: bool = True) -> str:
+        """Normalise a question; InputError (a message for the user) when it cannot be answered."""
+        if not isinstance(text, str):
+            raise InputError("A question must be text.")
+        text = unicodedata.normalize("NFC", text.replace("\t", " ").replace("\r", " ").replace("\n", " "))
+        text = re.sub(r"\s+", " ", CONTROL.sub("", text)).strip()
+        limit = self.settings.max_question_chars
+        if strict and not text:
+            raise InputError("Please type a question.")
+        if len(text) > limit:
+            if strict:
+                raise InputError(f"Questions are limited to {limit} characters; please shorten yours.")
+            text = text[:limit]
+        return text
+
+    def _history(self, history: Sequence[str]) -> list[str]:
+        if isinstance(history, str) or not isinstance(history, (list, tuple)):
+            raise InputError("history must be a list of earlier questions.")
+        return [h for h in history[-self.settings.max_history:] if isinstance(h, str)]
+
+
+def notice(urgent_message: str, result: Composition) -> str:
+    """The urgent-care message first, then why we abstained, then what this information is."""
+    parts = [urgent_message] if urgent_message else []
+    if result.abstained:
+        parts.append(f"{result.reason} The passages below are the closest the sources come; "
+                     "please check them, or ask your doctor or pharmacist.")
+    parts.append(DISCLAIMER)
+    return "\n\n".join(parts)

@@ -1,0 +1,44 @@
+"""Settings, with their defaults and the environment variables that override them.
+
+Only `INDEX_SETTINGS` fields shape the index: changing one of them rebuilds it (the manifest records
+them). The rest tune answering and can change freely.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+INDEX_FORMAT = 1  # bump when the on-disk layout changes
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything tunable. `Settings.from_env()` applies LDNQA_* environment variables."""
+
+    model: str = DEFAULT_MODEL  # a sentence-transformers model name or a local path
+    chunk_chars: int = 700  # passages are packed with whole sentences up to about this length
+    dense_k: int = 40  # candidates taken from each retriever before fusion
+    lexical_k: int = 40
+    rrf_k: int = 60  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
+    passages: int = 8  # fused passages whose sentences compete for the answer
+    max_sentences: int = 4
+    max_question_chars: int = 2000
+    max_history: int = 20
+    synonyms: str = str(DATA_DIR / "synonyms.txt")
+    urgent_patterns: str = str(DATA_DIR / "urgent.txt")
+
+    def index_fields(self) -> dict[str, object]:
+        """The settings recorded in the manifest; a change rebuilds the index."""
+        return {"model": self.model, "chunk_chars": self.chunk_chars, "format": INDEX_FORMAT}
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        env = {"model": os.environ.get("LDNQA_MODEL")}
+        values = {k: v for k, v in env.items() if v}
+        return replace(cls(), **values, **{k: v for k, v in overrides.items() if v is not None})
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)

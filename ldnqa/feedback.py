@@ -1,0 +1,245 @@
+"""Feedback on answers: ratings and problem reports, kept so that staff can judge them later.
+
+`FeedbackStore` is the interface the web app uses; `SQLiteFeedbackStore` keeps it in one SQLite file
+(WAL mode, one short transaction per call, safe to share between threads). A PostgreSQL store would
+subclass `FeedbackStore` and implement the same five storage methods; validation and CSV export are
+shared here.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+RATINGS = ("up", "down")
+MAX_QUESTION = 4000
+MAX_ANSWER = 40_000
+MAX_COMMENT = 4000
+MAX_NOTE = 4000
+MAX_CITATIONS = 50
+MAX_CITATIONS_JSON = 400_000
+CSV_FIELDS = ("id", "created_at", "source", "rating", "reported", "comment", "question", "answer",
+              "citations", "reviewed_at", "reviewed_by", "review_note")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class FeedbackError(ValueError):
+    """Feedback that cannot be stored as given; the message says which field is wrong."""
+
+
+@dataclass(frozen=True)
+class FeedbackItem:
+    """One stored piece of feedback, with the answer it is about and the staff review, if any."""
+
+    id: int
+    created_at: str
+    question: str
+    answer: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    rating: str | None = None  # "up" (helpful), "down" (not helpful) or None (report only)
+    reported: bool = False  # "report a problem"
+    comment: str = ""
+    source: str = "web"  # "web" (the chat page) or "api"
+    reviewed_at: str | None = None
+    reviewed_by: str | None = None
+    review_note: str = ""
+
+    @property
+    def needs_review(self) -> bool:
+        return self.reported or self.rating == "down"
+
+
+def validate(question: Any, answer: Any, citations: Any, rating: Any, reported: Any,
+             comment: Any) -> tuple[str, str, list[dict[str, Any]], str | None, bool, str]:
+    """Check the types and sizes of new feedback; return it normalised, or raise FeedbackError."""
+    if not isinstance(question, str) or not question.strip():
+        raise FeedbackError("question must be a non-empty string")
+    if not isinstance(answer, str):
+        raise FeedbackError("answer must be a string")
+    if citations is None:
+        citations = []
+    if not isinstance(citations, list) or not all(isinstance(c, dict) for c in citations):
+        raise FeedbackError("citations must be a list of objects")
+    if rating is not None and rating not in RATINGS:
+        raise FeedbackError('rating must be "up" or "down"')
+    if not isinstance(reported, bool):
+        raise FeedbackError("report must be true or false")
+    if rating is None and not reported:
+        raise FeedbackError('give a rating ("up" or "down") or report a problem')
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str):
+        raise FeedbackError("comment must be a string")
+    for name, value, limit in (("question", question, MAX_QUESTION), ("answer", answer, MAX_ANSWER),
+                               ("comment", comment, MAX_COMMENT)):
+        if len(value) > limit:
+            raise FeedbackError(f"{name} is too long (at most {limit} characters)")
+    if len(citations) > MAX_CITATIONS:
+        raise FeedbackError(f"too many citations (at most {MAX_CITATIONS})")
+    if len(json.dumps(citations)) > MAX_CITATIONS_JSON:
+        raise FeedbackError("citations are too large")
+    return question.strip(), answer, citations, rating, reported, comment.strip()
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV cell that spreadsheets will not run as a formula (leading = + - @ tab CR get a quote)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class FeedbackStore(ABC):
+    """Where feedback lives. Subclasses implement storage; this class validates and exports."""
+
+    def add(self, question: Any, answer: Any, citations: Any = None, rating: Any = None, *,
+            reported: Any = False, comment: Any = "", source: str = "web") -> int:
+        """Validate and store new feedback; return its id. Raises FeedbackError for bad input."""
+        values = validate(question, answer, citations, rating, reported, comment)
+        return self._insert(*values, source=source, created_at=now())
+
+    @abstractmethod
+    def _insert(self, question: str, answer: str, citations: list[dict[str, Any]], rating: str | None,
+                reported: bool, comment: str, *, source: str, created_at: str) -> int: ...
+
+    @abstractmethod
+    def get(self, item_id: int) -> FeedbackItem | None:
+        """One item by id, or None."""
+
+    @abstractmethod
+    def list_for_review(self, include_reviewed: bool = False, limit: int = 200) -> list[FeedbackItem]:
+        """Reported and "not helpful" items, newest first; reviewed ones only when asked for."""
+
+    @abstractmethod
+    def mark_reviewed(self, item_id: int, reviewer: str, note: str = "") -> bool:
+        """Record a staff review of an item; False when there is no such item."""
+
+    @abstractmethod
+    def all_items(self) -> Iterable[FeedbackItem]:
+        """Every item, oldest first (for export)."""
+
+    def export_csv(self, out: io.TextIOBase | None = None) -> str:
+        """All feedback as CSV, safe to open in a spreadsheet. Writes to `out` if given; returns text."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_FIELDS)
+        for item in self.all_items():
+            row = {**item.__dict__, "citations": json.dumps(item.citations, ensure_ascii=False),
+                   "reported": "yes" if item.reported else "no"}
+            writer.writerow([csv_cell(row[name]) for name in CSV_FIELDS])
+        text = buffer.getvalue()
+        if out is not None:
+            out.write(text)
+        return text
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    source TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    citations TEXT NOT NULL,
+    rating TEXT CHECK (rating IS NULL OR rating IN ('up', 'down')),
+    reported INTEGER NOT NULL DEFAULT 0 CHECK (reported IN (0, 1)),
+    comment TEXT NOT NULL DEFAULT '',
+    reviewed_at TEXT,
+    reviewed_by TEXT,
+    review_note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS feedback_review ON feedback (reviewed_at, created_at);
+"""
+COLUMNS = ("id, created_at, question, answer, citations, rating, reported, comment, source, "
+           "reviewed_at, reviewed_by, review_note")
+
+
+class SQLiteFeedbackStore(FeedbackStore):
+    """Feedback in `<data_dir>/feedback.sqlite3`. Each call opens its own connection."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(SCHEMA)
+            conn.execute("PRAGMA user_version = 1")
+
+    @classmethod
+    def in_data_dir(cls, data_dir: Path | str) -> "SQLiteFeedbackStore":
+        return cls(Path(data_dir) / "feedback.sqlite3")
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; each write below runs in BEGIN IMMEDIATE.
+        conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 15000")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(sql, params)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return cursor
+        finally:
+            conn.close()
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[FeedbackItem]:
+        conn = self._connect()
+        try:
+            return [self._item(row) for row in conn.execute(sql, params).fetchall()]
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _item(row: tuple[Any, ...]) -> FeedbackItem:
+        (id_, created, question, answer, citations, rating, reported, comment, source,
+         reviewed_at, reviewed_by, note) = row
+        return FeedbackItem(id=id_, created_at=created, question=question, answer=answer,
+                            citations=json.loads(citations), rating=rating, reported=bool(reported),
+                            comment=comment, source=source, reviewed_at=reviewed_at,
+                            reviewed_by=reviewed_by, review_note=note)
+
+    def _insert(self, question: str, answer: str, citations: list[dict[str, Any]], rating: str | None,
+                reported: bool, comment: str, *, source: str, created_at: str) -> int:
+        cursor = self._write(
+            "INSERT INTO feedback (created_at, source, question, answer, citations, rating, reported,"
+            " comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (created_at, source, question, answer, json.dumps(citations, ensure_ascii=False), rating,
+             int(reported), comment))
+        return int(cursor.lastrowid or 0)
+
+    def get(self, item_id: int) -> FeedbackItem | None:
+        rows = self._read(f"SELECT {COLUMNS} FROM feedback WHERE id = ?", (item_id,))
+        return rows[0] if rows else None
+
+    def list_for_review(self, include_reviewed: bool = False, limit: int = 200) -> list[FeedbackItem]:
+        pending = "" if include_reviewed else "AND reviewed_at IS NULL"
+        return self._read(
+            f"SELECT {COLUMNS} FROM feedback WHERE (reported = 1 OR rating = 'down') {pending} "
+            "ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+
+    def mark_reviewed(self, item_id: int, reviewer: str, note: str = "") -> bool:
+        if not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise FeedbackError(f"the note must be text of at most {MAX_NOTE} characters")
+        cursor = self._write(
+            "UPDATE feedback SET reviewed_at = ?, reviewed_by = ?, review_note = ? WHERE id = ?",
+            (now(), reviewer, note.strip(), item_id))
+        return cursor.rowcount == 1
+
+    def all_items(self) -> Iterable[FeedbackItem]:
+        return self._read(f"SELECT {COLUMNS} FROM feedback ORDER BY id")

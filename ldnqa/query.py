@@ -1,0 +1,115 @@
+"""Stage 5a: turn what the user typed into a search query.
+
+Two things happen here. Synonyms from `data/synonyms.txt` add the corpus's own words ("oxycodone" also
+searches "opioid"). And a follow-up that does not name its subject borrows it from the conversation:
+after "What is LDN?", "What dose is it usually taken at?" is searched as if it mentioned LDN.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .lexical import tokenize
+
+PRONOUN = re.compile(r"\b(it|its|it's|they|them|this|that|these|those|the drug|the medication|"
+                     r"the medicine|the treatment|the same)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Stemmed phrase -> list of expansion phrases (as written)."""
+
+    table: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+    def expand(self, text: str) -> list[str]:
+        """Phrases to add for `text`; each appears once, and never one already in the text.
+
+        >>> Synonyms.parse("lyrica => pregabalin\\nopioid <=> opiate").expand("Lyrica or opioids?")
+        ['pregabalin', 'opiate']
+        """
+        tokens = tokenize(text, keep_stopwords=True)
+        have = set(tokens)
+        out: list[str] = []
+        for alias, targets in self.table:
+            if _contains(tokens, alias):
+                for target in targets:
+                    if target not in out and not set(tokenize(target)) <= have:
+                        out.append(target)
+        return out
+
+    @classmethod
+    def parse(cls, text: str) -> "Synonyms":
+        table: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if "<=>" in line:
+                words = [w.strip() for w in line.split("<=>") if w.strip()]
+                for word in words:
+                    table.append((tuple(tokenize(word, True)), tuple(w for w in words if w != word)))
+            elif "=>" in line:
+                left, right = line.split("=>", 1)
+                targets = tuple(w.strip() for w in right.split(",") if w.strip())
+                for alias in left.split(","):
+                    if alias.strip():
+                        table.append((tuple(tokenize(alias.strip(), True)), targets))
+        return cls(tuple((a, t) for a, t in table if a))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Synonyms":
+        return cls.parse(Path(path).read_text(encoding="utf-8")) if Path(path).is_file() else cls(())
+
+
+def _contains(tokens: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(tokens[i:i + n]) == phrase for i in range(len(tokens) - n + 1))
+
+
+@lru_cache(maxsize=8)
+def synonyms_from(path: str) -> Synonyms:
+    return Synonyms.load(path)
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str  # as the user typed it (cleaned)
+    text: str  # what is embedded: the question plus borrowed context and synonyms
+    terms: tuple[str, ...]  # stemmed lexical terms
+    weights: tuple[float, ...]  # 1.0 for the user's words, less for synonyms and borrowed context
+    context: str = ""  # subject borrowed from the conversation, if any
+
+
+def needs_context(question: str, anchors: frozenset[str]) -> bool:
+    """A follow-up needs the conversation when it names none of the corpus's subjects."""
+    tokens = set(tokenize(question))
+    return not (tokens & anchors) and (bool(PRONOUN.search(question)) or len(tokens) <= 4)
+
+
+def build_query(question: str, history: list[str], synonyms: Synonyms, anchors: frozenset[str]) -> Query:
+    context = ""
+    if history and needs_context(question, anchors):
+        for earlier in reversed(history):
+            named = [t for t in tokenize(earlier) if t in anchors]
+            if named:
+                context = earlier
+                break
+    extra = synonyms.expand(question)
+    borrowed = [t for t in tokenize(context) if t in anchors] if context else []
+    terms, weights = [], []
+    for tok in tokenize(question):
+        terms.append(tok)
+        weights.append(1.0)
+    for phrase in extra:
+        for tok in tokenize(phrase):
+            terms.append(tok)
+            weights.append(0.7)
+    for tok in borrowed:
+        terms.append(tok)
+        weights.append(0.5)
+    text = question
+    if extra:
+        text += " (" + ", ".join(extra) + ")"
+    if context:
+        text = f"{context} {text}"
+    return Query(question=question, text=text, terms=tuple(terms), weights=tuple(weights), context=context)

@@ -1,0 +1,67 @@
+"""Stage 0: does this message describe an urgent situation? Checked before anything else is done.
+
+Patterns live in `data/urgent.txt` (editable data, grouped by category). Each category has its own
+message; the most specific one is shown first, then the general emergency advice.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+EMERGENCY = ("If this may be an emergency, call your local emergency number now (911 in the US and Canada, "
+             "112 in Europe, 999 in the UK) or go to the nearest emergency department.")
+MESSAGES = {
+    "self-harm": ("If you are thinking about harming yourself, please reach out now: call or text 988 "
+                  "(Suicide & Crisis Lifeline, US and Canada), call your local emergency number, or go to "
+                  "the nearest emergency department. You do not have to face this alone."),
+    "overdose": ("For a possible overdose, get help now: call your local emergency number or a poison "
+                 "control centre (US: 1-800-222-1222), and keep the medicine package with you."),
+    "severe-reaction": ("Symptoms like these need urgent medical care: do not wait to see if they pass, "
+                        "and do not take another dose before a clinician has seen you."),
+}
+
+
+@dataclass(frozen=True)
+class Triage:
+    urgent: bool
+    categories: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """The urgent-care message, most specific first. Empty when not urgent."""
+        if not self.urgent:
+            return ""
+        parts = [MESSAGES[c] for c in self.categories if c in MESSAGES]
+        return " ".join(parts + [EMERGENCY])
+
+
+@lru_cache(maxsize=4)
+def load_patterns(path: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    patterns: list[tuple[str, re.Pattern[str]]] = []
+    category = "urgent"
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            category = line[1:-1].strip()
+            continue
+        patterns.append((category, re.compile(line, re.I)))
+    return tuple(patterns)
+
+
+def triage(message: str, patterns_path: str) -> Triage:
+    """Which urgent categories the message matches, in the order of the data file.
+
+    Curly apostrophes are straightened first so "I don’t want to live" matches like "don't".
+    """
+    text = message.replace("\u2019", "'").replace("\u2018", "'")
+    found: list[str] = []
+    for category, pattern in load_patterns(patterns_path):
+        if category not in found and pattern.search(text):
+            found.append(category)
+    order = ["self-harm", "overdose", "severe-reaction"]
+    found.sort(key=lambda c: order.index(c) if c in order else len(order))
+    return Triage(bool(found), tuple(found))
