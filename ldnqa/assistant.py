@@ -16,6 +16,7 @@ from typing import Sequence
 
 from .compose import DISCLAIMER, Composition, compose
 from .config import Settings
+from .coverage import check_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .errors import InputError
 from .indexing import Index, Log, load_or_build, stderr_log
@@ -85,7 +86,8 @@ class Assistant:
         query = build_query(question, history, self.synonyms, ANCHORS)
         vector = self.embedder.embed([query.text])[0]
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
-        result = compose(self.index, query, vector, hits, self.synonyms, self.settings)
+        check = check_subjects(question, self.index, self.synonyms, self.embedder.embed)
+        result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed)
         return Answer(question, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result), result.citations)
 

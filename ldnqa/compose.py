@@ -13,41 +13,38 @@ Two checks decide whether to answer at all:
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .config import DATA_DIR, Settings
+from .config import Settings
+from .coverage import Embed, Subjects, SubjectCheck, coverage, important, matches
 from .indexing import Index
-from .lexical import STOPWORDS, TOKEN, tokenize
-from .query import Query, Synonyms
+from .lexical import tokenize
+from .query import Query
 from .types import Citation, Hit, Sentence
 
 DISCLAIMER = ("This is information from the listed sources, not medical advice; "
               "talk to your doctor or pharmacist about your own treatment.")
-MIN_SUPPORT = 0.42  # best sentence similarity below this: the sources do not answer the question
-MIN_FOCUS = 0.5  # share of subject words a supporting sentence must contain
+MIN_SUPPORT = 0.42  # best relevance below this: the sources do not answer the question
+GENERIC_WEIGHT = 0.2  # penalty for sentences close to the corpus average: true of everything, answer nothing
+NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
+FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
+MARGIN = 0.15
+NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named  # sentences scoring within this of the best may join the answer
+# The subject of the whole corpus: present in almost every question, so they never decide coverage.
+ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone low dose fibromyalgia"))
 NEAR_DUPLICATE = 0.86  # sentence-vector cosine above which two sentences say the same thing
-
-
-@lru_cache(maxsize=1)
-def generic_words() -> frozenset[str]:
-    text = (DATA_DIR / "generic_words.txt").read_text(encoding="utf-8")
-    words = [w for line in text.splitlines() if not line.startswith("#") for w in line.split()]
-    return frozenset(tokenize(" ".join(words), keep_stopwords=True)) | frozenset(words)
 
 
 @dataclass(frozen=True)
 class Candidate:
     sentence: int  # index into Index.sentences
     hit: int  # rank of its passage among the hits
-    similarity: float  # cosine(question, sentence)
-    focus: float  # share of the question's subject words it contains (IDF-weighted)
+    relevance: float  # closeness in meaning: the sentence's, blended with its passage's
+    focus: float  # share of the question's subject words in the sentence or its heading (IDF-weighted)
     score: float
 
 
@@ -59,62 +56,90 @@ class Composition:
     reason: str  # why it abstained, for the notice ("" when it answered)
 
 
-def subject_words(question: str) -> list[tuple[str, str]]:
-    """(word, stem) for each word of the question that may name its subject."""
-    generic = generic_words()
-    out = []
-    for word in TOKEN.findall(question.lower().replace("\u2019", "'")):
-        if word in STOPWORDS or word in generic or len(word) < 2 or word.isdigit():
-            continue
-        stem = tokenize(word, keep_stopwords=True)
-        if stem and stem[0] not in generic:
-            out.append((word, stem[0]))
-    return out
+# What kind of answer a question asks for, and how a sentence that gives one looks.
+ANSWER_TYPES = [
+    (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
+     re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
+    (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?)\b", re.I),
+     re.compile(r"\b(conclu\w*|found|results?|showed|no (meaningful|significant|clinically)|did not|"
+                r"not (better|significant)|improv\w*|reduc\w*|lower|fell|rose|increase\w*)\b", re.I)),
+    (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
+     re.compile(r"\d\s?(%|percent)", re.I)),
+    (re.compile(r"\b(how long|how soon|how quickly|how many (weeks|months|days))\b", re.I),
+     re.compile(r"\b(\d+|several|few|one|two|three|four|six|eight|twelve)\s+(days?|weeks?|months?|years?)\b", re.I)),
+    (re.compile(r"^\s*when\b|\b(what time|time of day|morning or (night|evening))\b", re.I),
+     re.compile(r"\b(morning|night|nightly|bedtime|evening|daily|once a day|at \d)", re.I)),
+    (re.compile(r"\b(how many|how much|what dose|which dose|what dosage|how high|how low|milligrams?|mg)\b", re.I),
+     re.compile(r"\b\d+(\.\d+)?\s?(mg|milligrams?|micrograms?|%|percent|patients|participants|women|people)?\b", re.I)),
+    (re.compile(r"\b(cost|price|expensive|cheap|afford)", re.I),
+     re.compile(r"\b(cost|price|inexpensive|expensive|insurance|\$\d)", re.I)),
+]
 
 
-def known(word: str, stem: str, index: Index, synonyms: Synonyms) -> list[str]:
-    """The corpus stems that stand for this word: itself, its synonyms, or a close word form."""
-    vocab = index.lexical.vocab
-    if stem in vocab:
-        return [stem]
-    via = [t for phrase in synonyms.expand(word) for t in tokenize(phrase) if t in vocab]
-    if via:
-        return via
-    if len(stem) >= 5:  # "sleepy" ~ "sleep", "nauseous" ~ "nausea": same root, other ending
-        root = stem[:max(5, len(stem) - 3)]
-        return [t for t in vocab if t.startswith(root) and abs(len(t) - len(stem)) <= 4][:5]
-    return []
+def answer_pattern(question: str) -> re.Pattern[str] | None:
+    for asks, gives in ANSWER_TYPES:
+        if asks.search(question):
+            return gives
+    return None
 
 
-def idf(index: Index, stem: str) -> float:
-    term = index.lexical.vocab.get(stem)
-    df = int(index.lexical.ptr[term + 1] - index.lexical.ptr[term]) if term is not None else 0
-    return math.log(1 + (index.lexical.n_docs + 1) / (df + 0.5))
-
-
-def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray,
-               subjects: list[tuple[float, set[str]]]) -> list[Candidate]:
-    """Score every quotable sentence of the retrieved passages."""
-    by_chunk: dict[int, list[int]] = {}
-    for i, s in enumerate(index.sentences):
-        by_chunk.setdefault(s.chunk, []).append(i)
+def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Subjects,
+               wanted: re.Pattern[str] | None, named: set[str], negated: bool = False,
+               extra: int = 20) -> list[Candidate]:
+    """Score the sentences of the retrieved passages, plus the `extra` sentences closest in meaning
+    anywhere in the corpus (an answer may sit in a passage that ranked just below the cut), best first.
+    """
+    qvec = qvec.reshape(-1)
     rank = {h.chunk: r for r, h in enumerate(hits)}
-    ids = [i for h in hits for i in by_chunk.get(h.chunk, [])]
+    ids = [i for i, s in enumerate(index.sentences) if s.chunk in rank or s.doc_id in named]
+    if len(index.sentences):
+        sims_all = index.sentence_vectors @ qvec
+        nearest = np.argsort(-sims_all)[:extra]
+        ids = list(dict.fromkeys(ids + [int(i) for i in nearest]))
     if not ids:
         return []
-    sims = index.sentence_vectors[ids] @ qvec.reshape(-1)
-    ctx = {h.chunk: float(index.chunk_vectors[h.chunk] @ qvec.reshape(-1)) for h in hits}
-    total = sum(w for w, _ in subjects) or 1.0
+    sims = index.sentence_vectors[ids] @ qvec
+    doc_sims = index.doc_vectors @ qvec
     out = []
     for i, sim in zip(ids, sims):
         sent = index.sentences[i]
-        heading = index.chunks[sent.chunk].heading
-        stems = set(tokenize(sent.text)) | set(tokenize(heading))
-        focus = sum(w for w, alts in subjects if alts & stems) / total if subjects else 1.0
-        r = rank[sent.chunk]
-        score = float(sim) + 0.3 * ctx[sent.chunk] + 0.25 * focus - 0.01 * r
-        out.append(Candidate(i, r, float(sim), focus, score))
+        doc_sim = float(doc_sims[index.doc_row[sent.doc_id]])
+        relevance = 0.5 * float(sim) + 0.3 * float(index.chunk_vectors[sent.chunk] @ qvec) + 0.2 * doc_sim
+        if sent.doc_id in named:  # the question is about this document: its identity is the relevance
+            relevance = max(relevance, 0.6 * doc_sim + 0.4 * float(sim))
+        # Subject words in the sentence itself count most; in its passage, heading or document, half.
+        focus = (coverage(subjects, index.sentence_stems[i] | card_stems(index, sent.doc_id, sent.chunk))
+                 + coverage(subjects, context_stems(index, sent.chunk))) / 2
+        typed = 0.12 if wanted and wanted.search(sent.text) else 0.0
+        if negated and NEGATION.search(sent.text):
+            typed += 0.05  # "Why do some doctors *not* prescribe it?" wants a sentence saying what is not
+        generic = GENERIC_WEIGHT * float(index.sentence_vectors[i] @ index.centroid)
+        r = rank.get(sent.chunk, len(hits))
+        out.append(Candidate(i, r, relevance, focus,
+                             relevance + FOCUS_WEIGHT * focus + typed - generic - 0.005 * r))
     return sorted(out, key=lambda c: -c.score)
+
+
+def named_documents(index: Index, subjects: Subjects) -> set[str]:
+    """Documents the question names: their card alone holds most of its subject words.
+
+    "What did the 2023 Danish crossover trial find?" names Bested et al. (a Danish crossover trial);
+    all of its sentences then compete, since "no clinically relevant pain relief" says nothing of Denmark.
+    """
+    if len(subjects) < 2:
+        return set()
+    scores = {d: coverage(subjects, stems) for d, stems in index.card_stems.items()}
+    best = max(scores.values(), default=0.0)
+    return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
+
+
+def card_stems(index: Index, doc_id: str, chunk: int) -> set[str]:
+    """Words that say where a sentence stands: its heading and what its document is."""
+    return index.heading_stems[chunk] | index.card_stems[doc_id]
+
+
+def context_stems(index: Index, chunk: int) -> set[str]:
+    return index.chunk_stems[chunk] | card_stems(index, index.chunks[chunk].doc_id, chunk)
 
 
 def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Candidate]:
@@ -124,10 +149,8 @@ def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Ca
     best = ranked[0].score
     chosen: list[Candidate] = []
     for cand in ranked:
-        if len(chosen) >= settings.max_sentences or cand.score < best - 0.18:
+        if len(chosen) >= settings.max_sentences or cand.score < best - MARGIN:
             break
-        if cand.focus < min(MIN_FOCUS, ranked[0].focus):
-            continue
         vec = index.sentence_vectors[cand.sentence]
         if any(float(vec @ index.sentence_vectors[c.sentence]) > NEAR_DUPLICATE for c in chosen):
             continue
@@ -135,23 +158,24 @@ def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Ca
     return chosen
 
 
-def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], synonyms: Synonyms,
-            settings: Settings) -> Composition:
-    words = subject_words(query.question)
-    subjects, missing = [], []
-    for word, stem in words:
-        alts = known(word, stem, index, synonyms)
-        if not alts:
-            missing.append(word)
-        else:
-            subjects.append((max(idf(index, a) for a in alts), set(alts)))
-    ranked = candidates(index, hits, qvec, subjects)
-    if missing:
-        return abstain(index, hits, "The sources do not mention " + _quote_list(missing) + ".")
-    supported = [c for c in ranked if c.similarity >= MIN_SUPPORT and c.focus >= MIN_FOCUS]
-    if not supported:
-        return abstain(index, hits, "The sources do not answer this question.")
+def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], check: SubjectCheck,
+            settings: Settings, embed: Embed) -> Composition:
+    """Choose and cite the answer's sentences, or abstain (see the module docstring for when)."""
+    if check.missing:
+        return abstain(index, hits, "The sources do not mention " + _quote_list(list(check.missing)) + ".")
+    key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
+    named = named_documents(index, key)
+    ranked = candidates(index, hits, qvec, key or check.subjects, answer_pattern(query.question), named,
+                        bool(NEGATION.search(query.question)))
+    supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]
     chosen = select(index, supported, settings)
+    if not chosen:
+        return abstain(index, hits, "The sources do not answer this question.")
+    passages = set().union(*(context_stems(index, index.sentences[c.sentence].chunk) for c in chosen))
+    unaddressed = important(query.question, [s.word for s in key if not matches(s.forms, passages)], embed)
+    if unaddressed:
+        return abstain(index, hits, "The sources do not say anything about " + _quote_list(unaddressed)
+                       + " in connection with this question.")
     return cite(index, chosen)
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-INDEX_FORMAT = 1  # bump when the on-disk layout changes
+INDEX_FORMAT = 2  # bump when the on-disk layout changes
 DATA_DIR = Path(__file__).parent / "data"
 
 

@@ -33,7 +33,7 @@ from .chunking import chunk_document, quotable
 from .config import Settings
 from .embedding import Embedder
 from .errors import IndexStoreError
-from .lexical import BM25
+from .lexical import BM25, STOPWORDS, TOKEN, tokenize
 from .loading import Corpus
 from .types import Chunk, Document, Sentence
 from .vectors import DenseIndex
@@ -52,17 +52,50 @@ class Index:
     sentence_vectors: np.ndarray
     lexical: BM25
     manifest: dict
+    doc_vectors: np.ndarray  # one row per document, in `documents` order: its card (see doc_card)
+    words: list[str]  # the corpus's vocabulary as written (lower case), for "is a word like this there?"
+    word_vectors: np.ndarray
     dense: DenseIndex | None = None
 
     def __post_init__(self) -> None:
         if self.dense is None:
             self.dense = DenseIndex.build(self.chunk_vectors)
+        self.doc_row = {doc_id: i for i, doc_id in enumerate(self.documents)}
+        # Stemmed words of every unit, computed once: composition compares them on every question.
+        self.card_stems = {d.id: frozenset(tokenize(doc_card(d))) for d in self.documents.values()}
+        self.heading_stems = [frozenset(tokenize(c.heading)) for c in self.chunks]
+        self.chunk_stems = [frozenset(tokenize(c.text)) for c in self.chunks]
+        self.sentence_stems = [frozenset(tokenize(s.text)) for s in self.sentences]
+        mean = self.sentence_vectors.mean(axis=0) if len(self.sentence_vectors) else np.zeros(1, np.float32)
+        self.centroid = mean / (np.linalg.norm(mean) or 1.0)  # what all sentences share
 
 
 def embed_text(chunk: Chunk, doc: Document) -> str:
     """What a passage's vector is made from: its heading gives it context ("What is the typical dosage?")."""
     heading = chunk.heading if chunk.heading != doc.title else ""
     return f"{doc.title}. {heading}\n{chunk.text}" if heading else f"{doc.title}.\n{chunk.text}"
+
+
+def doc_card(doc: Document) -> str:
+    """What a document is, in one line: lets "the 2023 Danish trial" find Bested et al. 2023.
+
+    Title, first heading, authors, year, journal, design, evidence type, condition, participants.
+    """
+    meta = doc.meta
+    heading = next((line.lstrip("#").strip() for line in doc.text.splitlines() if line.startswith("#")), "")
+    authors = meta.get("authors")
+    parts = [doc.title, heading if heading != doc.title else "",
+             ", ".join(map(str, authors)) if isinstance(authors, list) else str(authors or ""),
+             str(meta.get("year") or ""), str(meta.get("journal") or meta.get("publisher") or ""),
+             str(meta.get("design") or ""), str(meta.get("evidence") or ""), str(meta.get("condition") or ""),
+             f"{meta['participants']} participants" if meta.get("participants") else ""]
+    return ". ".join(p for p in parts if p)
+
+
+def vocabulary(docs: list[Document]) -> list[str]:
+    """Distinct words of the corpus (lower case, letters only, 3+ characters, no stop words)."""
+    words = {w for d in docs for w in TOKEN.findall(d.text.lower()) if len(w) > 2 and not w.isdigit()}
+    return sorted(w for w in words - STOPWORDS if w.isalpha())
 
 
 def stderr_log(message: str) -> None:
@@ -82,7 +115,8 @@ def load_or_build(corpus: Corpus, index_dir: Path, embedder: Embedder, settings:
         if manifest and same_state(manifest, current) and files_ok(index_dir, manifest):
             return read_index(corpus, index_dir, manifest)
         reuse = reusable_vectors(index_dir, manifest, settings) if manifest else {}
-        index = build_index(corpus, embedder, settings, reuse, log)
+        words = reusable_words(index_dir, manifest, settings) if manifest else {}
+        index = build_index(corpus, embedder, settings, reuse, log, words)
         write_index(index, index_dir, current)
         return index
 
@@ -97,7 +131,8 @@ def same_state(manifest: dict, state: dict) -> bool:
 
 
 def build_index(corpus: Corpus, embedder: Embedder, settings: Settings,
-                reuse: dict[str, tuple[np.ndarray, np.ndarray]], log: Log = stderr_log) -> Index:
+                reuse: dict[str, tuple[np.ndarray, np.ndarray]], log: Log = stderr_log,
+                reuse_words: dict[str, np.ndarray] | None = None) -> Index:
     """Chunk every document; embed only documents whose vectors are not reusable."""
     docs = {d.id: d for d in corpus.documents}
     chunks: list[Chunk] = []
@@ -126,15 +161,24 @@ def build_index(corpus: Corpus, embedder: Embedder, settings: Settings,
         log(f"Reused vectors of {len(corpus.documents) - len(todo)} unchanged documents; "
             f"embedded {len(todo)}.")
     empty = np.zeros((0, dim), dtype=np.float32)
+    words = vocabulary(corpus.documents)
+    known_words = reuse_words or {}
+    new_words = [w for w in words if w not in known_words]
+    if new_words:
+        log(f"Embedding {len(new_words)} vocabulary words...")
+        known_words = {**known_words, **dict(zip(new_words, embedder.embed(new_words)))}
+    cards = embedder.embed([doc_card(d) for d in corpus.documents]) if corpus.documents else empty
     return Index(documents=docs, chunks=chunks, sentences=sentences,
                  chunk_vectors=np.vstack(cvecs) if cvecs else empty,
                  sentence_vectors=np.vstack(svecs) if svecs else empty,
                  lexical=BM25.build([lexical_text(c, docs[c.doc_id]) for c in chunks]),
-                 manifest={"model": embedder.name, "dim": dim})
+                 manifest={"model": embedder.name, "dim": dim}, doc_vectors=np.asarray(cards, np.float32),
+                 words=words, word_vectors=np.array([known_words[w] for w in words], np.float32).reshape(len(words), -1))
 
 
 def lexical_text(chunk: Chunk, doc: Document) -> str:
-    return f"{chunk.heading}\n{chunk.text}"
+    """What BM25 indexes for a passage: the passage, its heading, and what its document is."""
+    return f"{doc_card(doc)}\n{chunk.heading}\n{chunk.text}"
 
 
 def embed_documents(docs: list[Document], per_doc: dict[str, tuple[list[Chunk], list[Sentence]]],
@@ -203,6 +247,11 @@ def write_index(index: Index, index_dir: Path, state: dict) -> None:
     with open(gen / "lexical.npz", "wb") as fh:
         np.savez(fh, **index.lexical.arrays())
     index.dense.save(gen / "dense.faiss")
+    with open(gen / "documents.npy", "wb") as fh:
+        np.save(fh, index.doc_vectors)
+    with open(gen / "words.npy", "wb") as fh:
+        np.save(fh, index.word_vectors)
+    _write(gen / "words.json", json.dumps(index.words))
     for name in os.listdir(gen):
         _fsync(gen / name)
     files = {name: sha256_file(gen / name) for name in sorted(os.listdir(gen))}
@@ -242,6 +291,9 @@ def read_index(corpus: Corpus, index_dir: Path, manifest: dict) -> Index:
         with np.load(gen / "lexical.npz") as lex:
             lexical = BM25.from_arrays({k: lex[k] for k in lex.files})
         dense = DenseIndex.load(gen / "dense.faiss", manifest.get("dense_kind", "flat"))
+        doc_vectors = np.load(gen / "documents.npy")
+        word_vectors = np.load(gen / "words.npy")
+        words = json.loads((gen / "words.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise IndexStoreError(f"{index_dir}/ is damaged ({exc}); run `ldnqa index`") from exc
     docs = {d.id: d for d in corpus.documents}
@@ -250,7 +302,8 @@ def read_index(corpus: Corpus, index_dir: Path, manifest: dict) -> Index:
                     sentences=tuple(tuple(s) for s in r["sentences"])) for r in data["chunks"]]
     sentences = [Sentence(chunks[ci].doc_id, ci, s, e, docs[chunks[ci].doc_id].text[s:e])
                  for ci, s, e in data["sentences"]]
-    return Index(docs, chunks, sentences, chunk_vectors, sentence_vectors, lexical, manifest, dense)
+    return Index(docs, chunks, sentences, chunk_vectors, sentence_vectors, lexical, manifest, doc_vectors,
+                 words, word_vectors, dense)
 
 
 def reusable_vectors(index_dir: Path, manifest: dict, settings: Settings
@@ -271,6 +324,18 @@ def reusable_vectors(index_dir: Path, manifest: dict, settings: Settings
     for j, (ci, _, _) in enumerate(data["sentences"]):
         out.setdefault(hashes.get(data["chunks"][ci]["doc_id"], ""), ([], []))[1].append(j)
     return {h: (cvec[c], svec[s]) for h, (c, s) in out.items() if h}
+
+
+def reusable_words(index_dir: Path, manifest: dict, settings: Settings) -> dict[str, np.ndarray]:
+    """Vocabulary vectors of the previous build, by word, when its settings match."""
+    if manifest.get("settings") != settings.index_fields() or not files_ok(index_dir, manifest):
+        return {}
+    gen = Path(index_dir) / manifest["generation"]
+    try:
+        words = json.loads((gen / "words.json").read_text(encoding="utf-8"))
+        return dict(zip(words, np.load(gen / "words.npy")))
+    except (OSError, ValueError):
+        return {}
 
 
 @contextmanager

@@ -39,6 +39,19 @@ class Synonyms:
                         out.append(target)
         return out
 
+    def phrase_stems(self, text: str) -> set[str]:
+        """Stems of the question covered by a matched alias, with the stems of its expansions.
+
+        "Is LDN habit forming?" matches the alias "habit-forming": "habit" and "form" are then
+        accounted for by "addiction" and "dependence".
+        """
+        tokens = tokenize(text, keep_stopwords=True)
+        out: set[str] = set()
+        for alias, targets in self.table:
+            if len(alias) > 1 and _contains(tokens, alias):
+                out |= set(alias) | {t for target in targets for t in tokenize(target)}
+        return out
+
     @classmethod
     def parse(cls, text: str) -> "Synonyms":
         table: list[tuple[tuple[str, ...], tuple[str, ...]]] = []

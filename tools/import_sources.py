@@ -58,7 +58,11 @@ WEB = {
     "004_81223554d3113bdd.txt": dict(
         id="trinova-ldn-part-2", title="Low Dose Naltrexone (LDN), Part 2",
         publisher="Trinova Health (licensed compounding pharmacy, Tampa FL)",
-        headings=["Resources"], drop=["Skip to main content"],
+        headings=["Resources"], drop=["Skip to main content",
+                                      # navigation to the series' other parts, not article content:
+                                      "Just in case you didn’t have the chance to read it yet, be sure to "
+                                      "check out Part 1 of our series on Low Dose Naltrexone (LDN)!"],
+        drop_sentences=[" Remember to check back soon to find out more about low dose naltrexone (LDN)!"],
         cut="DISCLAIMER",  # site-wide disclaimer, comment prompt, address, phone, e-mail
     ),
 }
@@ -82,6 +86,8 @@ def convert(raw: str, spec: dict) -> tuple[str, str]:
         if text in spec["drop"] or any(text.startswith(d) for d in spec.get("drop_prefix", [])):
             continue
         text = text.replace(CONTACT, "")
+        for sentence in spec.get("drop_sentences", []):
+            text = text.replace(sentence, "")
         if (text in spec["headings"] or (in_faq and text.endswith("?"))) and out[-1] != "":
             out.append("")
         if text in spec["headings"]:
