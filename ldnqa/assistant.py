@@ -29,7 +29,7 @@ from .types import Answer, Document
 
 # Words that name what a conversation is about; a follow-up without any borrows them from earlier turns.
 ANCHORS = frozenset(tokenize(
-    "ldn low-dose naltrexone fibromyalgia fibro pregabalin lyrica gabapentin neurontin opioid opiate "
+    "ldn naltrexone fibromyalgia fibro pregabalin lyrica gabapentin neurontin opioid opiate "
     "crohn sclerosis irritable bowel crps regional trial study studies review meta-analysis glia glial "
     "microglia astrocytes endorphins cytokines"))
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")

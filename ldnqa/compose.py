@@ -30,6 +30,8 @@ DISCLAIMER = ("This is information from the listed sources, not medical advice; 
               "talk to your doctor or pharmacist about your own treatment.")
 MIN_SUPPORT = 0.42  # best relevance below this: the sources do not answer the question
 GENERIC_WEIGHT = 0.2  # penalty for sentences close to the corpus average: true of everything, answer nothing
+STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
+                             r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
 MARGIN = 0.15
@@ -120,13 +122,14 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
     return sorted(out, key=lambda c: -c.score)
 
 
-def named_documents(index: Index, subjects: Subjects) -> set[str]:
-    """Documents the question names: their card alone holds most of its subject words.
+def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]:
+    """Documents the question names: it refers to a study, and their card alone holds most of its
+    subject words.
 
     "What did the 2023 Danish crossover trial find?" names Bested et al. (a Danish crossover trial);
     all of its sentences then compete, since "no clinically relevant pain relief" says nothing of Denmark.
     """
-    if len(subjects) < 2:
+    if len(subjects) < 2 or not STUDY_REFERENCE.search(question):
         return set()
     scores = {d: coverage(subjects, stems) for d, stems in index.card_stems.items()}
     best = max(scores.values(), default=0.0)
@@ -164,7 +167,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if check.missing:
         return abstain(index, hits, "The sources do not mention " + _quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
-    named = named_documents(index, key)
+    named = named_documents(index, key, query.question)
     ranked = candidates(index, hits, qvec, key or check.subjects, answer_pattern(query.question), named,
                         bool(NEGATION.search(query.question)))
     supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]

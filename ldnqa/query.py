@@ -99,14 +99,16 @@ def needs_context(question: str, anchors: frozenset[str]) -> bool:
     return not (tokens & anchors) and (bool(PRONOUN.search(question)) or len(tokens) <= 4)
 
 
+DEFAULT_SUBJECT = "low-dose naltrexone (LDN) for fibromyalgia"
+
+
 def build_query(question: str, history: list[str], synonyms: Synonyms, anchors: frozenset[str]) -> Query:
+    """The search query for a question. One that names no subject borrows the latest earlier question
+    that does, or else the corpus's own subject: "What dose is used?" means the dose of LDN.
+    """
     context = ""
-    if history and needs_context(question, anchors):
-        for earlier in reversed(history):
-            named = [t for t in tokenize(earlier) if t in anchors]
-            if named:
-                context = earlier
-                break
+    if needs_context(question, anchors):
+        context = next((h for h in reversed(history) if set(tokenize(h)) & anchors), DEFAULT_SUBJECT)
     extra = synonyms.expand(question)
     borrowed = [t for t in tokenize(context) if t in anchors] if context else []
     terms, weights = [], []
