@@ -24,7 +24,7 @@ from .lexical import tokenize
 from .loading import Corpus, load_corpus
 from .query import build_query, synonyms_from
 from .retrieval import retrieve
-from .triage import triage
+from .triage import load_examples, triage
 from .types import Answer, Document
 
 # Words that name what a conversation is about; a follow-up without any borrows them from earlier turns.
@@ -42,6 +42,8 @@ class Assistant:
         self.settings = settings
         self.corpus = corpus
         self.synonyms = synonyms_from(settings.synonyms)
+        examples = load_examples(settings.urgent_examples)
+        self.urgent_examples = {c: embedder.embed(lines) for c, lines in examples.items()}
 
     @classmethod
     def load(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
@@ -80,13 +82,17 @@ class Assistant:
         """Answer one question; `history` holds the user's earlier questions, oldest first."""
         question = self.clean(question)
         history = [h for h in (self.clean(h, strict=False) for h in self._history(history)) if h]
-        urgency = triage(question, self.settings.urgent_patterns)
+        query = build_query(question, history, self.synonyms, ANCHORS)
+        # One model call: the question as typed (for triage and coverage) and the search text.
+        plain, vector = self.embedder.embed([question, query.text])
+        urgency = triage(question, self.settings.urgent_patterns, plain, self.urgent_examples)
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
-        query = build_query(question, history, self.synonyms, ANCHORS)
-        vector = self.embedder.embed([query.text])[0]
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
-        check = check_subjects(question, self.index, self.synonyms, self.embedder.embed)
+        check = check_subjects(question, self.index, self.synonyms, self.embedder.embed, plain)
+        if query.context:  # what the conversation was about counts too, at half weight
+            earlier = check_subjects(query.context, self.index, self.synonyms, self.embedder.embed)
+            check = check.with_context(earlier.subjects)
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed)
         return Answer(question, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result), result.citations)

@@ -25,10 +25,11 @@ LEAD_IN = re.compile(r":(?:\d{1,2}(?:[,\-–]\d{1,2})*)?$")  # "...two mechanism
 TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t:|-]+\|[ \t:|-]*$")
 # Words whose trailing period does not end a sentence.
 ABBREVIATIONS = {
-    "al", "e.g", "i.e", "eg", "ie", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "no", "nos", "fig",
-    "approx", "ca", "cf", "inc", "ltd", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-    "sept", "oct", "nov", "dec", "u.s", "vol", "pp", "ed", "eds", "mg", "ref", "refs", "dept",
+    "al", "e.g", "i.e", "eg", "ie", "vs", "dr", "mr", "mrs", "ms", "prof", "st", "approx", "ca", "cf",
+    "inc", "ltd", "co", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+    "dec", "u.s", "eds", "dept",
 }
+NUMBER_ABBREVIATIONS = {"no", "nos", "vol", "fig", "figs", "p", "pp", "ref", "refs", "ed"}  # "No. 5", not "no."
 SHORT_ITEM = 90  # list items up to this long, without a sentence end inside, travel with their lead-in
 END = re.compile(r"[.!?]+[\"”’')\]]*")
 CITE_DIGITS = re.compile(r"\d{1,2}(?:[,\-–]\d{1,2})*")
@@ -142,6 +143,8 @@ def _is_boundary(text: str, before: str, stop: int, end: int) -> bool:
         token = word.group(1).lower().rstrip(".")
         if token in ABBREVIATIONS or (len(word.group(1)) == 1 and word.group(1).isupper()):
             return False  # "et al.", "e.g.", initials such as "J."
+        if token in NUMBER_ABBREVIATIONS and rest[0].isdigit():
+            return False
     return True
 
 

@@ -34,10 +34,10 @@ STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s
                              r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
-MARGIN = 0.15
+MARGIN = 0.2
 NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named  # sentences scoring within this of the best may join the answer
 # The subject of the whole corpus: present in almost every question, so they never decide coverage.
-ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone low dose fibromyalgia"))
+ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
 NEAR_DUPLICATE = 0.86  # sentence-vector cosine above which two sentences say the same thing
 
 
@@ -60,9 +60,13 @@ class Composition:
 
 # What kind of answer a question asks for, and how a sentence that gives one looks.
 ANSWER_TYPES = [
+    (re.compile(r"\bwho (should|must|can)(n't| not)\b|\b(avoid|contraindicat\w*|not (take|use))\b", re.I),
+     re.compile(r"\b(contraindicat\w*|avoid\w*|should not|must not|caution|not be (taken|prescribed|used)|"
+                r"cannot be prescribed)\b", re.I)),
     (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
      re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
-    (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?)\b", re.I),
+    (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?|beat|"
+                r"better than|help|helps|work|works|effective|benefit)\b", re.I),
      re.compile(r"\b(conclu\w*|found|results?|showed|no (meaningful|significant|clinically)|did not|"
                 r"not (better|significant)|improv\w*|reduc\w*|lower|fell|rose|increase\w*)\b", re.I)),
     (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
@@ -110,7 +114,7 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
         if sent.doc_id in named:  # the question is about this document: its identity is the relevance
             relevance = max(relevance, 0.6 * doc_sim + 0.4 * float(sim))
         # Subject words in the sentence itself count most; in its passage, heading or document, half.
-        focus = (coverage(subjects, index.sentence_stems[i] | card_stems(index, sent.doc_id, sent.chunk))
+        focus = (coverage(subjects, index.sentence_stems[i] | index.heading_stems[sent.chunk])
                  + coverage(subjects, context_stems(index, sent.chunk))) / 2
         typed = 0.12 if wanted and wanted.search(sent.text) else 0.0
         if negated and NEGATION.search(sent.text):
@@ -129,7 +133,7 @@ def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]
     "What did the 2023 Danish crossover trial find?" names Bested et al. (a Danish crossover trial);
     all of its sentences then compete, since "no clinically relevant pain relief" says nothing of Denmark.
     """
-    if len(subjects) < 2 or not STUDY_REFERENCE.search(question):
+    if len(subjects) < 2 and not STUDY_REFERENCE.search(question):
         return set()
     scores = {d: coverage(subjects, stems) for d, stems in index.card_stems.items()}
     best = max(scores.values(), default=0.0)
@@ -167,9 +171,10 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if check.missing:
         return abstain(index, hits, "The sources do not mention " + _quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
-    named = named_documents(index, key, query.question)
-    ranked = candidates(index, hits, qvec, key or check.subjects, answer_pattern(query.question), named,
-                        bool(NEGATION.search(query.question)))
+    earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
+    named = named_documents(index, key + earlier, f"{query.context} {query.question}")
+    ranked = candidates(index, hits, qvec, (key + earlier) or check.subjects, answer_pattern(query.question),
+                        named, bool(NEGATION.search(query.question)))
     supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]
     chosen = select(index, supported, settings)
     if not chosen:

@@ -24,11 +24,12 @@ class Settings:
     lexical_k: int = 40
     rrf_k: int = 60  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
     passages: int = 8  # fused passages whose sentences compete for the answer
-    max_sentences: int = 4
+    max_sentences: int = 5
     max_question_chars: int = 2000
     max_history: int = 20
     synonyms: str = str(DATA_DIR / "synonyms.txt")
     urgent_patterns: str = str(DATA_DIR / "urgent.txt")
+    urgent_examples: str = str(DATA_DIR / "urgent_examples.txt")
 
     def index_fields(self) -> dict[str, object]:
         """The settings recorded in the manifest; a change rebuilds the index."""

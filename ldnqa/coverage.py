@@ -47,11 +47,15 @@ def generic_words() -> frozenset[str]:
     return frozenset(tokenize(" ".join(words), keep_stopwords=True)) | frozenset(words)
 
 
+THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
+ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or ([^\W\d_]+)\b")
+
+
 def subject_words(question: str) -> list[tuple[str, str]]:
     """(word, stem) for each word of the question that may name its subject."""
     generic = generic_words()
     out = []
-    for word in TOKEN.findall(question.lower().replace("\u2019", "'")):
+    for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", question.lower().replace("\u2019", "'"))):
         if word in STOPWORDS or word in generic or len(word) < 2 or word.isdigit():
             continue
         stem = tokenize(word, keep_stopwords=True)
@@ -85,22 +89,50 @@ def coverage(subjects: Subjects, stems: set[str] | frozenset[str]) -> float:
     return sum(s.weight for s in subjects if matches(s.forms, stems)) / total if total else 1.0
 
 
+def runs(question: str, words: Sequence[str]) -> list[list[str]]:
+    """Group words that stand next to each other in the question: "St John's wort", "drug test".
+
+    A name of several words must be judged whole: without "wort", "St John's" still says it all.
+    >>> runs("Is St John's wort safe with a drug test?", ["st", "john", "wort", "drug", "test"])
+    [['st', 'john', 'wort'], ['drug', 'test']]
+    """
+    tokens = [t for t in TOKEN.findall(question.lower().replace("\u2019", "'")) if t != "s"]
+    wanted = set(words)
+    groups: list[list[str]] = []
+    previous = -2
+    for position, token in enumerate(tokens):
+        if token in wanted and not any(token in g for g in groups):
+            if position == previous + 1 and groups:
+                groups[-1].append(token)
+            else:
+                groups.append([token])
+            previous = position
+    return groups
+
+
+def drop_words(question: str, words: Sequence[str]) -> str:
+    for word in words:
+        question = drop_word(question, word)
+    return question
+
+
 def important(question: str, words: Sequence[str], embed: Embed) -> list[str]:
-    """The words whose removal changes the question's meaning (similarity to itself < 0.90)."""
-    if not words:
+    """The words (or runs of adjacent words) whose removal changes the question's meaning."""
+    groups = runs(question, words)
+    if not groups:
         return []
-    vectors = embed([question] + [drop_word(question, w) for w in words])
-    return [w for i, w in enumerate(words) if float(vectors[0] @ vectors[1 + i]) < LIGHT_ABLATION]
+    vectors = embed([question] + [drop_words(question, g) for g in groups])
+    return [" ".join(g) for i, g in enumerate(groups) if float(vectors[0] @ vectors[1 + i]) < LIGHT_ABLATION]
 
 
-def corpus_forms(word: str, stem: str, index: Index, synonyms: Synonyms, phrase_hits: set[str]) -> set[str]:
+def corpus_forms(word: str, stem: str, index: Index, synonyms: Synonyms,
+                 phrase_hits: dict[str, set[str]]) -> set[str]:
     """Corpus stems that stand for the word: itself, synonyms, or another form of it."""
     vocab = index.lexical.vocab
     forms = {t for phrase in synonyms.expand(word) for t in tokenize(phrase) if t in vocab}
     if stem in vocab:
         forms.add(stem)
-    if stem in phrase_hits:
-        forms |= {t for t in phrase_hits if t in vocab}
+    forms |= {t for t in phrase_hits.get(stem, ()) if t in vocab}
     if not forms and len(stem) >= 5:
         root = stem[:max(5, len(stem) - 3)]
         forms = {t for t in vocab if t.startswith(root) and abs(len(t) - len(stem)) <= 4}
@@ -111,9 +143,16 @@ def corpus_forms(word: str, stem: str, index: Index, synonyms: Synonyms, phrase_
 class SubjectCheck:
     subjects: Subjects  # what the answer should be about, weighted by rarity
     missing: tuple[str, ...]  # subject words no source mentions: abstain
+    context: Subjects = ()  # what the earlier questions were about (half weight; never required)
+
+    def with_context(self, earlier: Subjects) -> "SubjectCheck":
+        own = {s.forms for s in self.subjects}
+        extra = tuple(Subject(s.word, s.weight / 2, s.forms) for s in earlier if s.forms not in own)
+        return SubjectCheck(self.subjects, self.missing, extra)
 
 
-def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed) -> SubjectCheck:
+def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed,
+                   qvec: np.ndarray | None = None) -> SubjectCheck:
     words = subject_words(question)
     phrase_hits = synonyms.phrase_stems(question)
     subjects: Subjects = []
@@ -124,16 +163,23 @@ def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed
             subjects.append(Subject(word, max(idf(index, f) for f in forms), frozenset(forms)))
         else:
             unknown.append(word)
+    # "In the morning or at night?": one alternative the sources know is enough to answer.
+    for left, right in ALTERNATIVE.findall(question.lower()):
+        for missing_one, other in ((left, right), (right, left)):
+            if missing_one in unknown and other not in unknown and any(s.word == other for s in subjects):
+                unknown.remove(missing_one)
     if not unknown:
         return SubjectCheck(subjects, ())
     missing = []
-    # The plain question, each unknown word alone, and the question without it, in one model call.
-    vectors = embed([question] + unknown + [drop_word(question, w) for w in unknown])
-    qvec = vectors[0]
-    for i, word in enumerate(unknown):
-        wvec, ablated = vectors[1 + i], vectors[1 + len(unknown) + i]
+    groups = runs(question, unknown)
+    phrases = [" ".join(g) for g in groups]
+    # Each unknown word (or run of words) alone, and the question without it, in one model call.
+    vectors = embed(phrases + [drop_words(question, g) for g in groups])
+    qvec = embed([question])[0] if qvec is None else qvec
+    for i, word in enumerate(phrases):
+        wvec, ablated = vectors[i], vectors[len(phrases) + i]
         near = int(np.argmax(index.word_vectors @ wvec)) if len(index.words) else -1
-        if near >= 0 and float(index.word_vectors[near] @ wvec) >= NEAR_WORD:
+        if near >= 0 and " " not in word and float(index.word_vectors[near] @ wvec) >= NEAR_WORD:
             stem = tokenize(index.words[near], keep_stopwords=True)
             subjects.append(Subject(word, idf(index, stem[0]) if stem else 1.0, frozenset(stem)))
             continue

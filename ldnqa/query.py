@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .lexical import tokenize
 
+CONTINUATION = re.compile(r"^\s*(and|also|but|so|what about|how about|then|plus)\b", re.I)
 PRONOUN = re.compile(r"\b(it|its|it's|they|them|this|that|these|those|the drug|the medication|"
                      r"the medicine|the treatment|the same)\b", re.I)
 
@@ -39,17 +40,19 @@ class Synonyms:
                         out.append(target)
         return out
 
-    def phrase_stems(self, text: str) -> set[str]:
-        """Stems of the question covered by a matched alias, with the stems of its expansions.
+    def phrase_stems(self, text: str) -> dict[str, set[str]]:
+        """For each stem of the question inside a matched multi-word alias, the stems of its expansions.
 
         "Is LDN habit forming?" matches the alias "habit-forming": "habit" and "form" are then
         accounted for by "addiction" and "dependence".
         """
         tokens = tokenize(text, keep_stopwords=True)
-        out: set[str] = set()
+        out: dict[str, set[str]] = {}
         for alias, targets in self.table:
             if len(alias) > 1 and _contains(tokens, alias):
-                out |= set(alias) | {t for target in targets for t in tokenize(target)}
+                group = {t for target in targets for t in tokenize(target)}
+                for stem in alias:
+                    out.setdefault(stem, set()).update(group)
         return out
 
     @classmethod
@@ -94,9 +97,23 @@ class Query:
 
 
 def needs_context(question: str, anchors: frozenset[str]) -> bool:
-    """A follow-up needs the conversation when it names none of the corpus's subjects."""
+    """A follow-up needs the conversation when it names none of the corpus's subjects, or when it
+    plainly continues the last question ("And for fibromyalgia?")."""
+    if CONTINUATION.match(question):
+        return True
     tokens = set(tokenize(question))
     return not (tokens & anchors) and (bool(PRONOUN.search(question)) or len(tokens) <= 4)
+
+
+def conversation_context(history: list[str], anchors: frozenset[str]) -> str:
+    """The earlier questions a follow-up continues: the latest, and back to the latest that names a
+    subject (at most three). ["What are the side effects of LDN?", "Are they serious?"] -> both."""
+    taken: list[str] = []
+    for earlier in reversed(history[-3:]):
+        taken.insert(0, earlier)
+        if set(tokenize(earlier)) & anchors and not CONTINUATION.match(earlier):
+            break
+    return " ".join(taken)
 
 
 DEFAULT_SUBJECT = "low-dose naltrexone (LDN) for fibromyalgia"
@@ -108,9 +125,9 @@ def build_query(question: str, history: list[str], synonyms: Synonyms, anchors: 
     """
     context = ""
     if needs_context(question, anchors):
-        context = next((h for h in reversed(history) if set(tokenize(h)) & anchors), DEFAULT_SUBJECT)
+        context = conversation_context(history, anchors) if history else DEFAULT_SUBJECT
     extra = synonyms.expand(question)
-    borrowed = [t for t in tokenize(context) if t in anchors] if context else []
+    borrowed = tokenize(context) if context else []
     terms, weights = [], []
     for tok in tokenize(question):
         terms.append(tok)

@@ -1,0 +1,57 @@
+"""The scorer follows ../shared/eval/README.md, and the assistant meets the targets on question sets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ldnqa.evaluate import Score, evaluate, marked_sentences, normalize, read_questions, score_one, supported
+from support import ROOT
+
+DEV = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+
+
+def test_normalize_as_the_readme_says() -> None:
+    assert normalize("**LDN** is  “safe” [2] and _mild_ [1, 3].") == 'ldn is "safe" and mild .'
+
+
+def test_marked_sentences_and_support() -> None:
+    assert marked_sentences("One. [1]\n\nTwo. [2, 3]") == [("One.", [1]), ("Two.", [2, 3])]
+    assert supported("LDN blocks receptors.", "Text. LDN blocks   receptors. More.")
+    assert supported("LDN blocks opioid receptors in the brain", "LDN blocks opioid receptors in the gut")
+    assert not supported("Something else entirely.", "LDN blocks receptors.")
+
+
+def test_score_one_by_hand() -> None:
+    score = Score()
+    cite = {"id": 1, "text": "Doses are 4.5 mg. Taken at night."}
+    assert score_one({"answerable": True, "facts": [["4.5"], ["night", "bedtime"]]},
+                     {"answer": "Doses are 4.5 mg. [1] Taken at night. [1]", "abstained": False,
+                      "citations": [cite]}, score)
+    assert not score_one({"answerable": True, "facts": [["morning"]]},
+                         {"answer": "Doses are 4.5 mg. [1]", "abstained": False, "citations": [cite]}, score)
+    assert score_one({"answerable": False}, {"answer": "", "abstained": True, "citations": []}, score)
+    assert score_one({"urgent": True}, {"urgent": True}, score)
+    assert not score_one({"answerable": True, "facts": []},
+                         {"answer": "Invented. [2]", "abstained": False, "citations": [cite]}, score)
+    assert score.markers == 5 and score.supported_markers == 4
+    assert score.figures() == {"answerable_correct": 0.3333, "unanswerable_abstained": 1.0, "urgent": 1.0,
+                               "citation_precision": 0.8}
+
+
+TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [DEV, ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "blind.jsonl"],
+                         ids=["dev", "heldout", "blind"])
+def test_quality_targets(assistant, path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")
+    score = evaluate(read_questions(path), lambda q, h: assistant.ask(q, history=h).to_dict())
+    figures = score.figures()
+    floor = dict(TARGETS)
+    if path.name != "dev.jsonl":  # unseen questions: the same targets, with one question of slack each
+        floor = {k: v - (0.05 if k in ("answerable_correct", "unanswerable_abstained") else 0) for k, v in TARGETS.items()}
+    failing = {k: v for k, v in figures.items() if v is not None and v < floor[k]}
+    assert not failing, (figures, score.failures)
