@@ -32,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", parents=[common], help="score a question file")
     ev.add_argument("file")
     ev.add_argument("--verbose", action="store_true", help="list the questions answered wrongly")
+    hash_cmd = sub.add_parser("staff-hash", help="print a staff credential line for LDNQA_STAFF_FILE")
+    hash_cmd.add_argument("user")
     serve = sub.add_parser("serve", parents=[common], help="run the web app")
     serve.add_argument("--host", default=os.environ.get("LDNQA_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LDNQA_PORT", "7860")))
@@ -112,7 +114,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve}
+def cmd_staff_hash(args: argparse.Namespace) -> int:
+    """Ask for a password twice (never on the command line) and print `user:salt:hash`."""
+    import getpass
+
+    from .staff import make_hash_line
+
+    password = getpass.getpass(f"Password for {args.user}: ")
+    if password != getpass.getpass("Again: "):
+        raise InputError("the passwords differ")
+    try:
+        print(make_hash_line(args.user, password))
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve,
+            "staff-hash": cmd_staff_hash}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

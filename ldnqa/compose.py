@@ -182,8 +182,14 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     passages = set().union(*(context_stems(index, index.sentences[c.sentence].chunk) for c in chosen))
     unaddressed = important(query.question, [s.word for s in key if not matches(s.forms, passages)], embed)
     if unaddressed:
-        return abstain(index, hits, "The sources do not say anything about " + _quote_list(unaddressed)
-                       + " in connection with this question.")
+        # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).
+        needed = [s for s in key if any(w in unaddressed for w in s.word.split()) or s.word in " ".join(unaddressed).split()]
+        chosen = select(index, [c for c in supported
+                                if all(matches(s.forms, context_stems(index, index.sentences[c.sentence].chunk))
+                                       for s in needed)], settings)
+        if not chosen:
+            return abstain(index, hits, "The sources do not say anything about " + _quote_list(unaddressed)
+                           + " in connection with this question.")
     return cite(index, chosen)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 INDEX_FORMAT = 2  # bump when the on-disk layout changes
+CHUNKER_VERSION = 2  # bump when chunking or sentence splitting changes: indexes built before are rebuilt
 DATA_DIR = Path(__file__).parent / "data"
 
 
@@ -33,7 +34,8 @@ class Settings:
 
     def index_fields(self) -> dict[str, object]:
         """The settings recorded in the manifest; a change rebuilds the index."""
-        return {"model": self.model, "chunk_chars": self.chunk_chars, "format": INDEX_FORMAT}
+        return {"model": self.model, "chunk_chars": self.chunk_chars, "format": INDEX_FORMAT,
+                "chunker": CHUNKER_VERSION}
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":

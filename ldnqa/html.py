@@ -16,13 +16,17 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-acti
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 KIND_LABELS = {"web-article": "Web article", "study-summary": "Study summary"}
-DISCLAIMER = ("This is information from the listed sources, not medical advice. "
-              "Talk to your doctor or pharmacist before starting, stopping or changing any treatment.")
+try:  # the engine's own wording, so the page note and the answers' notices match
+    from .compose import DISCLAIMER as DISCLAIMER
+except ImportError:  # pragma: no cover - engine not installed
+    DISCLAIMER = ("This is information from the listed sources, not medical advice; "
+                  "talk to your doctor or pharmacist about your own treatment.")
 
 STYLE = """
 body{font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;
 background:#fafafa}
 main{max-width:52rem;margin:0 auto;padding:1rem}
+main.wide{max-width:80rem}
 header.site{background:#0b3d5c;color:#fff;padding:.6rem 1rem}
 header.site a{color:#fff}
 a{color:#0a4f8a}
@@ -30,11 +34,13 @@ a:focus,button:focus,input:focus,textarea:focus{outline:3px solid #f0a500;outlin
 .doc-text{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;padding:1rem;border:1px solid #ccc;
 border-radius:6px}
 .doc-text .heading{font-weight:700;font-size:1.05em}
-.passage{background:#fff3b0;border-left:4px solid #c98a00;display:inline;scroll-margin-top:30vh}
+.passage{background:#fff3b0;box-shadow:0 0 0 2px #c98a00;scroll-margin-top:30vh}
+.passage:focus{outline:none}
 mark{background:#ffd54a;color:#000;padding:0 .1em}
 .meta{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0 0 1rem}
 .meta dt{font-weight:600}.meta dd{margin:0}
 .note{background:#eef5fb;border:1px solid #9cc3e4;padding:.5rem .8rem;border-radius:6px}
+.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0,0,0,0)}
 .error{background:#fdecea;border:1px solid #e0a39b;padding:.5rem .8rem;border-radius:6px}
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.3rem .5rem;
 text-align:left;vertical-align:top}
@@ -112,7 +118,10 @@ def original_links(meta: Mapping[str, Any], url: Any = "") -> list[tuple[str, st
     web = str(url or meta.get("url") or "").strip()
     if re.fullmatch(r"https?://[^\s\"'<>]{1,500}", web):
         links.append(("Original web page", web))
-    return links
+    unique: dict[str, str] = {}
+    for label, href in links:
+        unique.setdefault(href, label)
+    return [(label, href) for href, label in unique.items()]
 
 
 def kind_line(kind: Any, meta: Mapping[str, Any], year: Any = None, participants: Any = None,
@@ -139,42 +148,51 @@ def citation_card(c: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
                     f'{esc(label)} <span class="sr-only">(opens the original, new tab)</span></a>'
                     for label, h in original_links(meta, c.get("url")))
     page = f" · page {esc(c['page'])}" if as_int(c.get("page")) else ""
+    kind = kind_line(c.get("kind"), meta, c.get("year"), c.get("participants"), c.get("evidence"))
     return (
         f'<article class="cite-card" id="cite-{number}" aria-labelledby="cite-{number}-title">'
         f'<h3 id="cite-{number}-title"><a class="cite-open" href="{esc(href)}" target="_blank" '
         f'rel="noopener">[{number}] {esc(c.get("title"))}</a></h3>'
-        f'<p class="cite-kind">{esc(kind_line(c.get("kind"), meta, c.get("year"), c.get("participants"), c.get("evidence")))}{page}</p>'
+        f'<p class="cite-kind">{esc(kind)}{page}</p>'
         f'<p class="cite-ref">{esc(c.get("reference"))}</p>'
         f'<blockquote class="cite-passage">{passage}</blockquote>'
         f'<p class="cite-links"><a href="{esc(href)}" target="_blank" rel="noopener">Read the whole '
         f'source <span class="sr-only">for [{number}]</span></a>{links}</p></article>')
 
 
+def notice_paragraphs(notice: Any, keep_disclaimer: bool = False) -> list[str]:
+    """The notice's paragraphs (plain text), without the standing disclaimer unless asked for."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", str(notice or "")) if p.strip()]
+    return [p for p in paragraphs if keep_disclaimer or p != DISCLAIMER]
+
+
 def answer_panel(answer: Mapping[str, Any] | None, metas: Mapping[str, Mapping[str, Any]]) -> str:
-    """The side panel for one answer: urgent notice first, then the citation cards (or, for an
+    """The side panel for one answer: an urgent notice first, then the citation cards (or, for an
     abstention, the nearest passages)."""
     if not answer:
         return ('<div class="cites-empty"><p>Ask a question: the sources behind each answer appear '
                 'here, with the quoted sentences highlighted.</p></div>')
     parts = []
-    if answer.get("notice"):
-        role, css = ("alert", "notice urgent") if answer.get("urgent") else ("note", "notice")
-        label = "Urgent: " if answer.get("urgent") else ""
-        parts.append(f'<div class="{css}" role="{role}"><strong>{label}</strong>'
-                     f'{esc(answer["notice"])}</div>')
+    urgent = bool(answer.get("urgent"))
+    paragraphs = notice_paragraphs(answer.get("notice"), keep_disclaimer=urgent)
+    if paragraphs:
+        role, css = ("alert", "notice urgent") if urgent else ("note", "notice")
+        text = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
+        parts.append(f'<div class="{css}" role="{role}">'
+                     f'{"<p><strong>Urgent</strong></p>" if urgent else ""}{text}</div>')
     citations = [c for c in answer.get("citations") or [] if isinstance(c, Mapping)]
-    if answer.get("abstained"):
-        parts.append('<h2 class="cites-heading">No answer in the sources</h2><p>The sources do not '
-                     'answer this question. '
-                     + ('These are the nearest passages found:</p>' if citations else
-                        'Nothing close to it was found either.</p>'))
+    if answer.get("abstained") and citations:
+        parts.append('<h2 class="cites-heading">The sources do not answer this question. '
+                     f'Nearest passages ({len(citations)}):</h2>')
+    elif answer.get("abstained") and not urgent:
+        parts.append('<h2 class="cites-heading">The sources do not answer this question.</h2>')
     elif citations:
         parts.append(f'<h2 class="cites-heading">Sources ({len(citations)})</h2>')
     parts += [citation_card(c, metas.get(str(c.get("doc_id")), {})) for c in citations]
     return f'<div class="cites">{"".join(parts)}</div>'
 
 
-def page(title: str, body: str, *, user: str | None = None) -> str:
+def page(title: str, body: str, *, user: str | None = None, wide: bool = False) -> str:
     """A complete server page (viewer, staff) with the site header; `body` must be escaped HTML."""
     nav = ('<a href="/">Ask a question</a>' if user is None else
            f'<a href="/staff">Review queue</a> · <a href="/staff/library">Library</a> · '
@@ -182,7 +200,7 @@ def page(title: str, body: str, *, user: str | None = None) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
             f'content="width=device-width, initial-scale=1"><title>{esc(title)} – ldnqa</title>'
             f'<style>{STYLE}</style></head><body><header class="site">{nav}</header>'
-            f'<main id="main">{body}</main></body></html>')
+            f'<main id="main"{" class=wide" if wide else ""}>{body}</main></body></html>')
 
 
 def doc_text(text: str) -> str:

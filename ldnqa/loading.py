@@ -139,6 +139,7 @@ def reference_of(meta: dict[str, Any], title: str) -> str:
     if meta.get("citation"):
         authors = meta.get("authors") or []
         names = ", ".join(str(a) for a in authors[:3]) if isinstance(authors, list) else str(authors)
+        names = names.rstrip(".")  # "Bested K, et al." must not become "et al.."
         return f"{names}. {meta['citation']}" if names else str(meta["citation"])
     return str(meta.get("publisher") or title)
 

@@ -136,9 +136,10 @@ def build_query(question: str, history: list[str], synonyms: Synonyms, anchors: 
         for tok in tokenize(phrase):
             terms.append(tok)
             weights.append(0.7)
-    for tok in borrowed:
-        terms.append(tok)
-        weights.append(0.5)
+    for tok in dict.fromkeys(borrowed):  # context steers, but the user's own words decide
+        if tok not in terms:
+            terms.append(tok)
+            weights.append(0.25)
     text = question
     if extra:
         text += " (" + ", ".join(extra) + ")"

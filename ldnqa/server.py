@@ -1,6 +1,6 @@
 """The web application: JSON API, document viewer and staff pages (FastAPI), with the Gradio chat at `/`.
 
-    python app.py                       # LDNQA_HOST / LDNQA_PORT / LDNQA_DATA_DIR, defaults 127.0.0.1:7860, data/
+    python app.py     # LDNQA_HOST / LDNQA_PORT / LDNQA_DATA_DIR; defaults 127.0.0.1, 7860, data/
     ldnqa serve --host H --port P
 
 `create_app(assistant, data_dir)` builds the app for any object with the engine API (see CONTRACT.md);
@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from . import ui  # sets the no-network environment before gradio is imported
 from .errors import InputError, LdnqaError
 from .feedback import FeedbackError, SQLiteFeedbackStore
-from .html import PAGE_HEADERS, document_page, page, parse_viewer_query
+from .html import PAGE_HEADERS, document_page, esc, page, parse_viewer_query
 from .staff import Sessions, StaffConfig, load_secret
 from .staff_web import read_limited, staff_router
 
@@ -29,6 +29,7 @@ import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 log = logging.getLogger("ldnqa.server")
@@ -91,8 +92,8 @@ def add_api(app: FastAPI, gate: EngineGate, store: SQLiteFeedbackStore) -> None:
         if len(history) > MAX_HISTORY_ITEMS:
             return error(400, f"history has more than {MAX_HISTORY_ITEMS} questions")
         try:
-            # A plain thread: the engine is synchronous and may take a while.
-            answer = await run_sync(gate.ask, question, history)
+            # In a worker thread: the engine is synchronous and may take a while.
+            answer = await run_in_threadpool(gate.ask, question, history)
         except InputError as exc:
             return error(400, str(exc))
         except LdnqaError as exc:
@@ -126,12 +127,6 @@ def add_api(app: FastAPI, gate: EngineGate, store: SQLiteFeedbackStore) -> None:
         return error(404, f"no such API endpoint: /api/{rest[:100]}")
 
 
-async def run_sync(fn: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn, *args)
-
-
 def add_error_handlers(app: FastAPI) -> None:
     """JSON errors for the API; a plain page elsewhere. Never a stack trace."""
 
@@ -142,7 +137,7 @@ def add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api(request):
             return error(exc.status_code, str(exc.detail))
-        return HTMLResponse(page("Error", f"<h1>{exc.status_code}</h1><p>{exc.detail}</p>"),
+        return HTMLResponse(page("Error", f"<h1>{exc.status_code}</h1><p>{esc(exc.detail)}</p>"),
                             status_code=exc.status_code, headers=PAGE_HEADERS)
 
     @app.exception_handler(RequestValidationError)
@@ -168,7 +163,7 @@ def create_app(assistant: Any, data_dir: Path | str, staff: StaffConfig | None =
     add_error_handlers(app)
     add_api(app, gate, store)
 
-    @app.get("/doc/{doc_id}")
+    @app.get("/doc/{doc_id:path}")
     def view_document(doc_id: str, request: Request) -> Response:
         doc = assistant.document(doc_id)
         if doc is None:
@@ -189,7 +184,8 @@ class BackgroundServer:
     """Run an app with uvicorn in a daemon thread on `host:port` (port 0: any free port)."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="ldnqa-server")
         self.host, self.port = host, port
@@ -236,6 +232,10 @@ def serve(host: str | None = None, port: int | None = None, corpus_dir: Path | s
     assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir))
     for name, reason in assistant.skipped:
         log.warning("corpus file skipped: %s: %s", name, reason)
+    try:  # load the model now, not on the first visitor's question
+        assistant.ask("What is low-dose naltrexone?", history=[])
+    except LdnqaError as exc:
+        log.warning("warm-up question failed: %s", exc)
     app = create_app(assistant, data_dir, staff)
     log.info("feedback is stored in %s", data_dir.resolve() / "feedback.sqlite3")
     log.info("serving on http://%s:%d/ (staff pages at /staff)", host, port)

@@ -112,7 +112,7 @@ def queue_page(store: FeedbackStore, user: str, token: str, show_all: bool) -> s
             f'<form method="post" action="/staff/logout" class="inline">{csrf_field(token)}'
             '<button type="submit">Log out</button></form>')
     body = "".join(queue_item(item, token) for item in items) or "<p>Nothing to review.</p>"
-    return page("Review queue", head + body, user=user)
+    return page("Review queue", head + body, user=user, wide=True)
 
 
 def library_page(assistant: Any, user: str) -> str:
@@ -129,7 +129,7 @@ def library_page(assistant: Any, user: str) -> str:
         'read the document in full.</p><div style="overflow-x:auto"><table><thead><tr><th>Title</th>'
         '<th>Kind</th><th>Reference</th><th>File</th><th>Passages</th></tr></thead><tbody>'
         + "".join(rows) + "</tbody></table></div>"
-        + (f"<h2>Skipped files</h2><ul>{skipped}</ul>" if skipped else "")), user=user)
+        + (f"<h2>Skipped files</h2><ul>{skipped}</ul>" if skipped else "")), user=user, wide=True)
 
 
 def staff_router(store: FeedbackStore, staff: StaffConfig, sessions: Sessions,

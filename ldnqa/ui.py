@@ -21,7 +21,7 @@ import gradio as gr  # noqa: E402
 
 from .errors import InputError  # noqa: E402
 from .feedback import FeedbackError, FeedbackStore  # noqa: E402
-from .html import DISCLAIMER, answer_panel, doc_href  # noqa: E402
+from .html import DISCLAIMER, answer_panel, doc_href, notice_paragraphs  # noqa: E402
 
 log = logging.getLogger("ldnqa.ui")
 EXAMPLES = (
@@ -32,7 +32,8 @@ EXAMPLES = (
     "Can I take low-dose naltrexone with opioid painkillers?",
 )
 MARKER = re.compile(r"\[(\d{1,3})\](?!\()")
-MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+MD_INLINE = re.compile(r"([\\`*_\[\]|~])")  # Markdown syntax anywhere in a line
+MD_LINE_START = re.compile(r"^(\s*\d*)([#>+\-=.)])", re.M)  # headings, quotes, lists at line start
 CSS = """
 .sr-only{position:absolute!important;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;
 clip:rect(0,0,0,0);white-space:nowrap;border:0}
@@ -41,14 +42,16 @@ color:#10324d;font-size:.95rem}
 .notice{border-radius:6px;padding:.6rem .8rem;margin:0 0 .8rem;background:#eef5fb;color:#10324d}
 .notice.urgent{background:#fdecea;border:2px solid #b3261e;color:#5c0b05;font-size:1.05rem}
 .cites-heading{font-size:1.1rem;margin:.2rem 0 .5rem}
+.small-heading{font-size:1rem;margin:.4rem 0 0}
 .cite-card{position:relative;border:1px solid var(--border-color-primary);border-radius:8px;
 padding:.6rem .8rem;margin:0 0 .8rem;background:var(--background-fill-primary)}
 .cite-card h3{font-size:1rem;margin:0 0 .2rem}
 .cite-card .cite-open::after{content:"";position:absolute;inset:0}
 .cite-card .cite-links a,.cite-card .cite-links{position:relative;z-index:1}
 .cite-card:hover{border-color:#0a4f8a}
-.cite-kind,.cite-ref{margin:.1rem 0;font-size:.9rem;color:var(--body-text-color-subdued)}
-.cite-passage{margin:.4rem 0;padding-left:.6rem;border-left:3px solid #c98a00}
+.cite-kind,.cite-ref{margin:.1rem 0;font-size:.9rem;color:#4a4a4a}
+.dark .cite-kind,.dark .cite-ref{color:#c8c8c8}
+.cite-passage{white-space:pre-line;margin:.4rem 0;padding-left:.6rem;border-left:3px solid #c98a00}
 .cite-passage mark{background:#ffd54a;color:#000}
 #ask-status .error{color:#b3261e;font-weight:600}
 a:focus-visible,button:focus-visible{outline:3px solid #f0a500!important;outline-offset:2px}
@@ -65,7 +68,8 @@ class Engine(Protocol):
 
 def escape_markdown(text: str) -> str:
     """User text for the chat's Markdown: HTML escaped and Markdown syntax neutralised."""
-    return MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    escaped = MD_INLINE.sub(r"\\\1", html.escape(text, quote=False))
+    return MD_LINE_START.sub(lambda m: m[1] + "\\" + m[2], escaped)
 
 
 def link_markers(text: str, citations: list[dict[str, Any]]) -> str:
@@ -84,16 +88,19 @@ def link_markers(text: str, citations: list[dict[str, Any]]) -> str:
 
 
 def answer_markdown(answer: Mapping[str, Any]) -> str:
-    """The chat text of one answer: the notice first (prominent when urgent), then the answer."""
+    """The chat text of one answer: the notice first (prominent when urgent), then the answer.
+    The standing disclaimer is left out (it is always on the page)."""
+    notice = [escape_markdown(p) for p in notice_paragraphs(answer.get("notice"))]
     parts = []
-    notice = escape_markdown(str(answer.get("notice") or ""))
     if notice and answer.get("urgent"):
-        parts.append(f"> ⚠️ **Urgent:** {notice}")
+        parts.append("> ⚠️ **Urgent:** " + "\n>\n> ".join(notice))
     elif notice:
-        parts.append(f"*{notice}*")
-    if answer.get("abstained"):
-        parts.append("**The sources do not answer this question.**")
-    parts.append(link_markers(str(answer.get("answer") or ""), list(answer.get("citations") or [])))
+        parts += [f"*{p}*" for p in notice]
+    text = html.escape(str(answer.get("answer") or ""), quote=False)  # document text: no raw HTML
+    if text:
+        parts.append(link_markers(text, list(answer.get("citations") or [])))
+    elif not parts:
+        parts.append("The sources do not answer this question.")
     return "\n\n".join(parts)
 
 
@@ -172,21 +179,26 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
             return status(str(exc), error=True), comment
         log.info("feedback %d stored (%s)", item, rating or "report")
         if rating is None:
-            return status(f"Thank you: your report (#{item}) was sent to our staff for review."), ""
-        return status("Thank you for your feedback."), comment
+            return status(f"Thank you: your report on answer {index + 1} (#{item}) was sent to our "
+                          "staff for review."), ""
+        label = "helpful" if rating == "up" else "not helpful"
+        return status(f"Thank you: answer {index + 1} marked {label}."), comment
 
     def new_conversation() -> tuple[Any, ...]:
         return ([], [], "", *shown([]), "", status("New conversation started."))
 
     with gr.Blocks(title="LDN and fibromyalgia: questions answered from sources") as blocks:
         turns = gr.State([])
-        gr.HTML('<header><h1 style="margin:.2rem 0;font-size:1.5rem">Low-dose naltrexone (LDN) for '
-                'fibromyalgia: ask the sources</h1></header>', js_on_load=None)
+        gr.HTML('<header><h1 style="margin:.2rem 0 .4rem;font-size:1.5rem">Low-dose naltrexone (LDN) '
+                'for fibromyalgia: ask the sources</h1>'
+                f'<p class="disclaimer" role="note">{html.escape(DISCLAIMER)}</p></header>',
+                js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
                 chatbot = gr.Chatbot(label="Conversation", height="60vh", min_height=280,
                                      feedback_options=None, allow_tags=False, sanitize_html=True,
-                                     elem_id="chat", buttons=["copy"],
+                                     latex_delimiters=[],
+                                     elem_id="chat", buttons=[],
                                      placeholder="Answers come only from the listed sources, "
                                                  "with a numbered citation for each statement.")
                 question = gr.Textbox(label="Your question", placeholder="Ask about LDN and "
@@ -196,38 +208,36 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
                     ask = gr.Button("Ask", variant="primary", elem_id="ask")
                     new = gr.Button("New conversation", variant="secondary", elem_id="new-chat")
                 ask_status = gr.HTML("", elem_id="ask-status", js_on_load=None)
-                gr.HTML(f'<p class="disclaimer" role="note">{html.escape(DISCLAIMER)}</p>',
-                        js_on_load=None)
-                gr.HTML('<h2 style="font-size:1rem;margin:.4rem 0 0">Example questions</h2>',
-                        js_on_load=None)
-                example_buttons = [gr.Button(q, size="sm", variant="secondary",
-                                             elem_classes=["example"]) for q in EXAMPLES]
-            with gr.Column(scale=2, min_width=300):
-                selector = gr.Dropdown(label="Show sources and feedback for answer", choices=[],
-                                       visible=False, interactive=True, elem_id="answer-select")
-                cards = gr.HTML(answer_panel(None, {}), elem_id="citations", js_on_load=None)
                 with gr.Column(visible=False, elem_id="feedback") as feedback:
-                    gr.HTML('<h2 style="font-size:1rem;margin:0">Was this answer helpful?</h2>',
+                    gr.HTML('<h2 class="small-heading">Was this answer helpful?</h2>',
                             js_on_load=None)
                     with gr.Row():
-                        up = gr.Button("👍 Helpful", size="sm", elem_id="helpful")
-                        down = gr.Button("👎 Not helpful", size="sm", elem_id="not-helpful")
+                        up = gr.Button("Helpful", size="sm", elem_id="helpful")
+                        down = gr.Button("Not helpful", size="sm", elem_id="not-helpful")
                     comment = gr.Textbox(label="Report a problem (optional comment)", lines=2,
                                          max_length=2000, elem_id="report-comment",
                                          placeholder="For example: the citation does not say this")
                     report = gr.Button("Report a problem", size="sm", variant="stop",
                                        elem_id="report")
                     feedback_status = gr.HTML("", elem_id="feedback-status", js_on_load=None)
+                gr.HTML('<h2 class="small-heading">Example questions</h2>', js_on_load=None)
+                example_buttons = [gr.Button(q, size="sm", variant="secondary",
+                                             elem_classes=["example"]) for q in EXAMPLES]
+            with gr.Column(scale=2, min_width=300):
+                selector = gr.Dropdown(label="Show sources and feedback for answer", choices=[],
+                                       visible=False, interactive=True, elem_id="answer-select")
+                cards = gr.HTML(answer_panel(None, {}), elem_id="citations", js_on_load=None)
 
         outputs = [question, chatbot, turns, selector, cards, feedback, feedback_status, ask_status]
         private: dict[str, Any] = {"api_visibility": "private"}
         question.submit(respond, [question, turns], outputs, **private)
         ask.click(respond, [question, turns], outputs, **private)
-        for button, text in zip(example_buttons, EXAMPLES):
+        for button, text in zip(example_buttons, EXAMPLES, strict=True):
             button.click(lambda t=text: t, None, question, queue=False, **private).then(
                 respond, [question, turns], outputs, **private)
-        new.click(new_conversation, None, [chatbot, turns, question, selector, cards, feedback,
-                                           feedback_status, ask_status], queue=False, **private)
+        cleared = [chatbot, turns, question, selector, cards, feedback, feedback_status, ask_status]
+        new.click(new_conversation, None, cleared, queue=False, **private)
+        chatbot.clear(new_conversation, None, cleared, queue=False, **private)
         selector.input(select, [selector, turns], [cards, feedback_status], **private)
         for button, rating in ((up, "up"), (down, "down")):
             button.click(_rate(give_feedback, rating), [selector, turns, comment],
@@ -237,7 +247,10 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
 
         def ask_api(question: str, history: list[str] | None = None) -> dict[str, Any]:
             """Answer a question from the sources; `history` holds earlier questions in the chat."""
-            return engine.ask(question, list(history or []))
+            try:
+                return engine.ask(question, list(history or []))
+            except InputError as exc:  # the client gets the user-facing message
+                raise gr.Error(str(exc)) from None
 
         gr.api(ask_api, api_name="ask")
     return blocks

@@ -6,15 +6,20 @@ import json
 import os
 from pathlib import Path
 
-from ldnqa.assistant import Assistant
 from ldnqa.config import Settings
-from ldnqa.indexing import read_manifest
+from ldnqa.indexing import Index, load_or_build, read_manifest
+from ldnqa.loading import load_corpus
 from support import HashEmbedder
 
 
-def load(corpus: Path, index: Path, embedder: HashEmbedder, settings: Settings | None = None) -> Assistant:
-    return Assistant.load(corpus_dir=corpus, index_dir=index, embedder=embedder,
-                          settings=settings or Settings(model="test-hash-embedder"), log=lambda m: None)
+class Loaded:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+
+
+def load(corpus: Path, index: Path, embedder: HashEmbedder, settings: Settings | None = None) -> Loaded:
+    settings = settings or Settings(model="test-hash-embedder")
+    return Loaded(load_or_build(load_corpus(corpus), index, embedder, settings, log=lambda m: None))
 
 
 def test_build_then_reuse_without_embedding(small_corpus: Path, tmp_path: Path) -> None:

@@ -1,0 +1,69 @@
+"""Browser fixtures: the whole app with the real engine on a free port, and headless Debian Chromium."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/web_support.py
+
+from web_support import real_assistant, running_app, staff_config  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not CHROMIUM.exists():
+        skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing: install the Debian `chromium` package")
+        for item in items:
+            if "e2e" in item.nodeid:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    yield from running_app(real_assistant(), tmp_path_factory.mktemp("e2e-data"), staff_config())
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """What a page did that it must not: dialogs (alert) and requests to other hosts."""
+
+    def __init__(self) -> None:
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+
+
+@pytest.fixture
+def watch() -> PageWatch:
+    return PageWatch()
+
+
+@pytest.fixture
+def page(browser, live_app, watch):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.on("request", lambda request: watch.requests.append(request.url))
+    page = context.new_page()
+
+    def on_dialog(dialog) -> None:
+        watch.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    context.on("dialog", on_dialog)
+    page.goto(live_app.url + "/")
+    page.get_by_label("Your question").wait_for()
+    yield page
+    context.close()
