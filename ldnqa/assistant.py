@@ -95,7 +95,7 @@ class Assistant:
             check = check.with_context(earlier.subjects)
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed)
         return Answer(question, result.text, result.abstained, urgency.urgent,
-                      notice(urgency.message, result), result.citations)
+                      notice(urgency.message, result), result.citations, result.notes)
 
     def clean(self, text: object, strict: bool = True) -> str:
         """Normalise a question; InputError (a message for the user) when it cannot be answered."""
@@ -124,5 +124,6 @@ def notice(urgent_message: str, result: Composition) -> str:
     if result.abstained:
         parts.append(f"{result.reason} The passages below are the closest the sources come; "
                      "please check them, or ask your doctor or pharmacist.")
+    parts += list(result.notes)
     parts.append(DISCLAIMER)
     return "\n\n".join(parts)

@@ -185,7 +185,7 @@ def chunk_document(doc: Document, max_chars: int, first_index: int = 0) -> list[
 
 
 def quotable(text: str) -> bool:
-    """Units that can stand in an answer: not table rows, not bare headings or links."""
+    """Units that can stand in an answer: not table rows, links, or questions ("So what is it?")."""
     stripped = text.strip()
     return (not stripped.startswith("|") and len(stripped) >= 15 and " " in stripped
-            and not re.fullmatch(r"https?://\S+", stripped))
+            and not stripped.endswith("?") and not re.fullmatch(r"https?://\S+", stripped))

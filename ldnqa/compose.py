@@ -21,10 +21,13 @@ import numpy as np
 
 from .config import Settings
 from .coverage import Embed, Subjects, SubjectCheck, coverage, important, matches
+from .citing import Composition, abstain, cite, quote_list
+from .evidence import Claim, disagreements
 from .indexing import Index
 from .lexical import tokenize
 from .query import Query
-from .types import Citation, Hit, Sentence
+from .studies import findings, wants_studies
+from .types import Hit
 
 DISCLAIMER = ("This is information from the listed sources, not medical advice; "
               "talk to your doctor or pharmacist about your own treatment.")
@@ -48,14 +51,6 @@ class Candidate:
     relevance: float  # closeness in meaning: the sentence's, blended with its passage's
     focus: float  # share of the question's subject words in the sentence or its heading (IDF-weighted)
     score: float
-
-
-@dataclass(frozen=True)
-class Composition:
-    text: str
-    citations: tuple[Citation, ...]
-    abstained: bool
-    reason: str  # why it abstained, for the notice ("" when it answered)
 
 
 # What kind of answer a question asks for, and how a sentence that gives one looks.
@@ -99,11 +94,18 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
     rank = {h.chunk: r for r, h in enumerate(hits)}
     ids = [i for i, s in enumerate(index.sentences) if s.chunk in rank or s.doc_id in named]
     if len(index.sentences):
-        sims_all = index.sentence_vectors @ qvec
-        nearest = np.argsort(-sims_all)[:extra]
+        nearest = np.argsort(-(index.sentence_vectors @ qvec))[:extra]
         ids = list(dict.fromkeys(ids + [int(i) for i in nearest]))
+    return score_sentences(index, ids, qvec, subjects, wanted, named, negated, rank)
+
+
+def score_sentences(index: Index, ids: list[int], qvec: np.ndarray, subjects: Subjects,
+                    wanted: re.Pattern[str] | None, named: set[str], negated: bool,
+                    rank: dict[int, int]) -> list[Candidate]:
+    """Score the given sentences, best first (see the module docstring for the parts of the score)."""
     if not ids:
         return []
+    qvec = qvec.reshape(-1)
     sims = index.sentence_vectors[ids] @ qvec
     doc_sims = index.doc_vectors @ qvec
     out = []
@@ -120,7 +122,7 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
         if negated and NEGATION.search(sent.text):
             typed += 0.05  # "Why do some doctors *not* prescribe it?" wants a sentence saying what is not
         generic = GENERIC_WEIGHT * float(index.sentence_vectors[i] @ index.centroid)
-        r = rank.get(sent.chunk, len(hits))
+        r = rank.get(sent.chunk, len(rank))
         out.append(Candidate(i, r, relevance, focus,
                              relevance + FOCUS_WEIGHT * focus + typed - generic - 0.005 * r))
     return sorted(out, key=lambda c: -c.score)
@@ -169,7 +171,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
             settings: Settings, embed: Embed) -> Composition:
     """Choose and cite the answer's sentences, or abstain (see the module docstring for when)."""
     if check.missing:
-        return abstain(index, hits, "The sources do not mention " + _quote_list(list(check.missing)) + ".")
+        return abstain(index, hits, "The sources do not mention " + quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
     named = named_documents(index, key + earlier, f"{query.context} {query.question}")
@@ -188,58 +190,13 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
                                 if all(matches(s.forms, context_stems(index, index.sentences[c.sentence].chunk))
                                        for s in needed)], settings)
         if not chosen:
-            return abstain(index, hits, "The sources do not say anything about " + _quote_list(unaddressed)
+            return abstain(index, hits, "The sources do not say anything about " + quote_list(unaddressed)
                            + " in connection with this question.")
-    return cite(index, chosen)
-
-
-def _quote_list(words: list[str]) -> str:
-    quoted = [f"“{w}”" for w in dict.fromkeys(words)]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-def cite(index: Index, chosen: list[Candidate]) -> Composition:
-    """Number the passages in order of first use and write each sentence with its marker."""
-    numbers: dict[int, int] = {}
-    quotes: dict[int, list[Sentence]] = {}
-    lines = []
-    for cand in chosen:
-        sent = index.sentences[cand.sentence]
-        n = numbers.setdefault(sent.chunk, len(numbers) + 1)
-        quotes.setdefault(sent.chunk, []).append(sent)
-        lines.append(f"{sent.text} [{n}]")
+    studies = findings(index, qvec, key or check.subjects) if wants_studies(query.question, named) else []
+    general = [c.sentence for c in chosen if c.sentence not in studies]
+    general = general[:max(1, settings.max_sentences - len(studies))]
+    studies = [i for i in studies if i not in general][:settings.max_sentences - len(general)]
     scores = {index.sentences[c.sentence].chunk: c.score for c in chosen}
-    citations = tuple(citation(index, chunk, n, scores[chunk], quotes[chunk]) for chunk, n in numbers.items())
-    return Composition("\n\n".join(lines), citations, False, "")
+    return cite(index, general, studies, scores)
 
 
-def abstain(index: Index, hits: Sequence[Hit], reason: str, nearest: int = 3) -> Composition:
-    """No answer; the nearest passages are still cited so the user can look for themselves."""
-    citations = tuple(citation(index, h.chunk, n, h.score, []) for n, h in enumerate(hits[:nearest], 1))
-    return Composition("", citations, True, reason)
-
-
-def citation(index: Index, chunk_id: int, number: int, score: float, quoted: list[Sentence]) -> Citation:
-    chunk = index.chunks[chunk_id]
-    doc = index.documents[chunk.doc_id]
-    meta = doc.meta
-    return Citation(id=number, doc_id=doc.id, title=doc.title, kind=doc.kind, reference=doc.reference,
-                    text=chunk.text, start=chunk.start, end=chunk.end, page=chunk.page, score=score,
-                    evidence=str(meta.get("evidence") or ""), year=_int(meta.get("year")),
-                    participants=_int(meta.get("participants")), condition=str(meta.get("condition") or ""),
-                    url=source_url(meta), quotes=tuple(sorted((s.start, s.end) for s in quoted)))
-
-
-def source_url(meta: dict) -> str:
-    if meta.get("pmid"):
-        return f"https://pubmed.ncbi.nlm.nih.gov/{str(meta['pmid']).strip()}/"
-    if meta.get("doi"):
-        return f"https://doi.org/{str(meta['doi']).strip()}"
-    return str(meta.get("url") or "")
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(value) if value is not None and str(value).strip() else None
-    except (TypeError, ValueError):
-        return None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 INDEX_FORMAT = 2  # bump when the on-disk layout changes
-CHUNKER_VERSION = 2  # bump when chunking or sentence splitting changes: indexes built before are rebuilt
+CHUNKER_VERSION = 3  # bump when chunking or sentence splitting changes: indexes built before are rebuilt
 DATA_DIR = Path(__file__).parent / "data"
 
 

@@ -24,19 +24,22 @@ def normalize(text: str) -> str:
 
 
 def marked_sentences(answer: str) -> list[tuple[str, list[int]]]:
-    """Each stretch of the answer that ends in markers, with the marker numbers.
+    """Each stretch of the answer that ends in markers, with the marker numbers. Paragraphs are read
+    separately, so a heading paragraph without markers is not part of the sentence after it.
 
-    >>> marked_sentences("A is so. [1] B too. [2, 3] Trailing.")
-    [('A is so.', [1]), ('B too.', [2, 3])]
+    >>> marked_sentences("A is so. [1] B too. [2, 3] Trailing.\n\n**Studies**\n\nC. [4]")
+    [('A is so.', [1]), ('B too.', [2, 3]), ('C.', [4])]
     """
-    out, begin = [], 0
-    for match in MARKER.finditer(answer):
-        sentence = MARKER.sub("", answer[begin:match.start()]).strip()
-        if sentence:
-            out.append((sentence, [int(n) for n in match.group(1).split(",")]))
-        elif out:
-            out[-1][1].extend(int(n) for n in match.group(1).split(","))
-        begin = match.end()
+    out: list[tuple[str, list[int]]] = []
+    for paragraph in re.split(r"\n\s*\n", answer):
+        begin = 0
+        for match in MARKER.finditer(paragraph):
+            sentence = MARKER.sub("", paragraph[begin:match.start()]).strip()
+            if sentence:
+                out.append((sentence, [int(n) for n in match.group(1).split(",")]))
+            elif out:
+                out[-1][1].extend(int(n) for n in match.group(1).split(","))
+            begin = match.end()
     return out
 
 

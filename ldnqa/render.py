@@ -15,6 +15,8 @@ def source_label(c: Citation) -> str:
         parts.append(str(c.year))
     if c.participants:
         parts.append(f"{c.participants} participants")
+    if c.condition and "fibromyalgia" not in c.condition.lower():
+        parts.append(f"about {c.condition}")
     return ", ".join(parts)
 
 

@@ -75,6 +75,7 @@ def test_quotable() -> None:
     assert not quotable("| LDN | blocks |")
     assert not quotable("http://www.example.org/ldn")
     assert not quotable("Short.")
+    assert not quotable("So what exactly is naltrexone?")
 
 
 def test_no_is_an_abbreviation_only_before_a_number() -> None:
