@@ -31,7 +31,7 @@ from .types import Hit
 
 DISCLAIMER = ("This is information from the listed sources, not medical advice; "
               "talk to your doctor or pharmacist about your own treatment.")
-MIN_SUPPORT = 0.42  # best relevance below this: the sources do not answer the question
+MIN_SUPPORT = 0.40  # best relevance below this: the sources do not answer the question
 GENERIC_WEIGHT = 0.2  # penalty for sentences close to the corpus average: true of everything, answer nothing
 STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
                              r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
@@ -137,7 +137,8 @@ def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]
     """
     if len(subjects) < 2 and not STUDY_REFERENCE.search(question):
         return set()
-    scores = {d: coverage(subjects, stems) for d, stems in index.card_stems.items()}
+    scores = {d: coverage(subjects, stems | index.document_stems[d]) for d, stems in index.card_stems.items()
+              if index.documents[d].kind == "study-summary"}
     best = max(scores.values(), default=0.0)
     return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-INDEX_FORMAT = 2  # bump when the on-disk layout changes
+INDEX_FORMAT = 3  # bump when the on-disk layout changes
 CHUNKER_VERSION = 3  # bump when chunking or sentence splitting changes: indexes built before are rebuilt
 DATA_DIR = Path(__file__).parent / "data"
 

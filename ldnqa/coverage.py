@@ -47,8 +47,9 @@ def generic_words() -> frozenset[str]:
     return frozenset(tokenize(" ".join(words), keep_stopwords=True)) | frozenset(words)
 
 
+YEAR = re.compile(r"(19|20)\d\d")
 THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
-ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or ([^\W\d_]+)\b")
+ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or (?:(?:the|a|an|at|in|on|by|with|for|to|during|before|after)\s+)*([^\W\d_]+)\b")
 
 
 def subject_words(question: str) -> list[tuple[str, str]]:
@@ -56,8 +57,8 @@ def subject_words(question: str) -> list[tuple[str, str]]:
     generic = generic_words()
     out = []
     for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", question.lower().replace("\u2019", "'"))):
-        if word in STOPWORDS or word in generic or len(word) < 2 or word.isdigit():
-            continue
+        if word in STOPWORDS or word in generic or len(word) < 2 or (word.isdigit() and not YEAR.fullmatch(word)):
+            continue  # numbers say little, except years: "the 2013 trial" names a study
         stem = tokenize(word, keep_stopwords=True)
         if stem and stem[0] not in generic:
             out.append((word, stem[0]))

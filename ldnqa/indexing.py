@@ -66,6 +66,10 @@ class Index:
         self.heading_stems = [frozenset(tokenize(c.heading)) for c in self.chunks]
         self.chunk_stems = [frozenset(tokenize(c.text)) for c in self.chunks]
         self.sentence_stems = [frozenset(tokenize(s.text)) for s in self.sentences]
+        words: dict[str, set[str]] = {d: set() for d in self.documents}
+        for chunk, stems in zip(self.chunks, self.chunk_stems):
+            words[chunk.doc_id] |= stems
+        self.document_stems = {d: frozenset(w) for d, w in words.items()}
         mean = self.sentence_vectors.mean(axis=0) if len(self.sentence_vectors) else np.zeros(1, np.float32)
         self.centroid = mean / (np.linalg.norm(mean) or 1.0)  # what all sentences share
 
@@ -79,7 +83,7 @@ def embed_text(chunk: Chunk, doc: Document) -> str:
 def doc_card(doc: Document) -> str:
     """What a document is, in one line: lets "the 2023 Danish trial" find Bested et al. 2023.
 
-    Title, first heading, authors, year, journal, design, evidence type, condition, participants.
+    Title, first heading, authors, year, journal, design, evidence type, condition, dose, participants.
     """
     meta = doc.meta
     heading = next((line.lstrip("#").strip() for line in doc.text.splitlines() if line.startswith("#")), "")
@@ -88,6 +92,7 @@ def doc_card(doc: Document) -> str:
              ", ".join(map(str, authors)) if isinstance(authors, list) else str(authors or ""),
              str(meta.get("year") or ""), str(meta.get("journal") or meta.get("publisher") or ""),
              str(meta.get("design") or ""), str(meta.get("evidence") or ""), str(meta.get("condition") or ""),
+             str(meta.get("dose") or ""),
              f"{meta['participants']} participants" if meta.get("participants") else ""]
     return ". ".join(p for p in parts if p)
 
@@ -258,7 +263,7 @@ def write_index(index: Index, index_dir: Path, state: dict) -> None:
     manifest = {**state, "generation": generation, "files": files, "model": index.manifest["model"],
                 "dim": int(index.chunk_vectors.shape[1]) if index.chunk_vectors.size else index.manifest["dim"],
                 "passages": len(index.chunks), "sentences": len(index.sentences),
-                "dense_kind": index.dense.kind,
+                "dense_kind": index.dense.kind, "dense_params": index.dense.params,
                 "document_hashes": {d.id: d.content_hash for d in index.documents.values()},
                 "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write(index_dir / "manifest.json", json.dumps(manifest, indent=1))  # the commit point
@@ -290,7 +295,8 @@ def read_index(corpus: Corpus, index_dir: Path, manifest: dict) -> Index:
         sentence_vectors = np.load(gen / "sentences.npy")
         with np.load(gen / "lexical.npz") as lex:
             lexical = BM25.from_arrays({k: lex[k] for k in lex.files})
-        dense = DenseIndex.load(gen / "dense.faiss", manifest.get("dense_kind", "flat"))
+        dense = DenseIndex.load(gen / "dense.faiss", manifest.get("dense_kind", "flat"),
+                                manifest.get("dense_params"))
         doc_vectors = np.load(gen / "documents.npy")
         word_vectors = np.load(gen / "words.npy")
         words = json.loads((gen / "words.json").read_text(encoding="utf-8"))

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .coverage import Subjects
+from .coverage import Subjects, coverage
 from .evidence import EFFICACY_QUESTION, direction, evidence_rank
 from .indexing import Index
 from .lexical import tokenize
@@ -27,6 +27,7 @@ STRONG = 2  # meta-analyses, randomized trials and other trials
 FINDING = re.compile(r"\b(conclu\w*|results?|found|showed|pain|difference|placebo|improv\w*|reduc\w*|"
                      r"fell|lower|effect size|significant|remission|tolerat\w*|side effects?|adverse)\b", re.I)
 MAX_FINDINGS = 3
+ABOUT = 0.5  # share of the question's subject words a study must contain to be brought forward
 # Words in condition names that name no condition by themselves ("fibro *pain*" is not CRPS).
 NOT_A_CONDITION = frozenset(tokenize("pain chronic syndrome disease disorder symptoms condition conditions "
                                      "active adults children other uses and"))
@@ -48,6 +49,8 @@ def study_documents(index: Index, subjects: Subjects) -> list[str]:
     for doc in index.documents.values():
         if doc.kind != "study-summary" or evidence_rank(doc.meta, doc.kind) > STRONG:
             continue
+        if coverage(subjects, index.document_stems[doc.id] | index.card_stems[doc.id]) < ABOUT:
+            continue  # the study does not speak of what was asked ("brain fog")
         condition = str(doc.meta.get("condition") or "").lower()
         stems = set(tokenize(condition))
         if named_condition:
