@@ -24,7 +24,7 @@ class Settings:
     dense_k: int = 40  # candidates taken from each retriever before fusion
     lexical_k: int = 40
     rrf_k: int = 60  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
-    passages: int = 8  # fused passages whose sentences compete for the answer
+    passages: int = 10  # fused passages whose sentences compete for the answer
     max_sentences: int = 5
     max_question_chars: int = 2000
     max_history: int = 20

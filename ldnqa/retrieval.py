@@ -42,9 +42,21 @@ def lexical_ranking(index: Index, query: Query, k: int) -> list[int]:
     return [i for i, _ in index.lexical.search(query.terms, k, query.weights)]
 
 
+GUARANTEED = 2  # each retriever's own best passages always reach the answer step
+
+
 def retrieve(index: Index, query: Query, vector: np.ndarray, settings: Settings, limit: int) -> list[Hit]:
-    """The `limit` best passages for the query, by fused rank."""
+    """The `limit` best passages for the query, by fused rank.
+
+    Fusion rewards agreement, so a passage that only one retriever finds (an exact rare term such as
+    "PTI-901", found by BM25 alone) can drop below passages both rank moderately. The top GUARANTEED
+    passages of each ranking therefore always take a place, replacing the weakest fused ones.
+    """
     dense = dense_ranking(index, vector, settings.dense_k)
     lexical = lexical_ranking(index, query, settings.lexical_k)
-    return [Hit(chunk=i, score=s, dense_rank=r[0], lexical_rank=r[1])
-            for i, s, r in rrf([dense, lexical], settings.rrf_k, limit)]
+    fused = rrf([dense, lexical], settings.rrf_k, len(dense) + len(lexical))
+    must = list(dict.fromkeys(dense[:GUARANTEED] + lexical[:GUARANTEED]))
+    chosen = [f for f in fused if f[0] in must]
+    chosen += [f for f in fused if f[0] not in must][:max(0, limit - len(chosen))]
+    chosen.sort(key=lambda f: (-f[1], f[0]))
+    return [Hit(chunk=i, score=s, dense_rank=r[0], lexical_rank=r[1]) for i, s, r in chosen[:max(limit, len(must))]]
