@@ -32,6 +32,7 @@ ANCHORS = frozenset(tokenize(
     "ldn naltrexone fibromyalgia fibro pregabalin lyrica gabapentin neurontin opioid opiate "
     "crohn sclerosis irritable bowel crps regional trial study studies review meta-analysis glia glial "
     "microglia astrocytes endorphins cytokines"))
+FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|me|my|myself|we|our)\b", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 
@@ -83,13 +84,17 @@ class Assistant:
         question = self.clean(question)
         history = [h for h in (self.clean(h, strict=False) for h in self._history(history)) if h]
         query = build_query(question, history, self.synonyms, ANCHORS)
-        # One model call: the question as typed (for triage and coverage) and the search text.
-        plain, vector = self.embedder.embed([question, query.text])
+        # One model call per question: the search text (the question, plus synonyms and context).
+        vector = self.embedder.embed([query.text])[0]
+        plain = vector
+        if query.text != question and FIRST_PERSON.search(question) and not question.rstrip().endswith("?"):
+            plain = self.embedder.embed([question])[0]  # "I took..." is judged as the user wrote it
         urgency = triage(question, self.settings.urgent_patterns, plain, self.urgent_examples)
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
-        check = check_subjects(question, self.index, self.synonyms, self.embedder.embed, plain)
+        check = check_subjects(question, self.index, self.synonyms, self.embedder.embed,
+                               plain if plain is not vector or query.text == question else None)
         if query.context:  # what the conversation was about counts too, at half weight
             earlier = check_subjects(query.context, self.index, self.synonyms, self.embedder.embed)
             check = check.with_context(earlier.subjects)

@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import Settings
-from .coverage import Embed, Subjects, SubjectCheck, coverage, important, matches
+from .coverage import Embed, Subjects, SubjectCheck, coverage, important
 from .citing import Composition, abstain, cite, quote_list
 from .evidence import Claim, disagreements
 from .indexing import Index
@@ -183,12 +183,12 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(context_stems(index, index.sentences[c.sentence].chunk) for c in chosen))
-    unaddressed = important(query.question, [s.word for s in key if not matches(s.forms, passages)], embed)
+    unaddressed = important(query.question, [s.word for s in key if s.matching.isdisjoint(passages)], embed)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).
         needed = [s for s in key if any(w in unaddressed for w in s.word.split()) or s.word in " ".join(unaddressed).split()]
         chosen = select(index, [c for c in supported
-                                if all(matches(s.forms, context_stems(index, index.sentences[c.sentence].chunk))
+                                if all(not s.matching.isdisjoint(context_stems(index, index.sentences[c.sentence].chunk))
                                        for s in needed)], settings)
         if not chosen:
             return abstain(index, hits, "The sources do not say anything about " + quote_list(unaddressed)

@@ -35,6 +35,7 @@ class Subject:
     word: str  # as the user wrote it
     weight: float  # rarity in the corpus (IDF): rare words say more about what is asked
     forms: frozenset[str]  # corpus stems that stand for it
+    matching: frozenset[str] = frozenset()  # every corpus stem that `matches` its forms, precomputed
 
 
 Subjects = list[Subject]
@@ -87,7 +88,16 @@ def matches(alts: set[str] | frozenset[str], stems: set[str] | frozenset[str]) -
 def coverage(subjects: Subjects, stems: set[str] | frozenset[str]) -> float:
     """IDF-weighted share of the subject words found among `stems` (1.0 when there are none)."""
     total = sum(s.weight for s in subjects)
-    return sum(s.weight for s in subjects if matches(s.forms, stems)) / total if total else 1.0
+    return sum(s.weight for s in subjects if not s.matching.isdisjoint(stems)) / total if total else 1.0
+
+
+def subject(index: Index, word: str, weight: float, forms: set[str] | frozenset[str]) -> Subject:
+    """A Subject with its matching corpus stems found once (via a prefix table), not per sentence."""
+    found = set(forms)
+    for form in forms:
+        if len(form) >= 5:
+            found |= {t for t in index.stems_by_prefix.get(form[:5], ()) if matches(frozenset([form]), {t})}
+    return Subject(word, weight, frozenset(forms), frozenset(found))
 
 
 def runs(question: str, words: Sequence[str]) -> list[list[str]]:
@@ -148,7 +158,7 @@ class SubjectCheck:
 
     def with_context(self, earlier: Subjects) -> "SubjectCheck":
         own = {s.forms for s in self.subjects}
-        extra = tuple(Subject(s.word, s.weight / 2, s.forms) for s in earlier if s.forms not in own)
+        extra = tuple(Subject(s.word, s.weight / 2, s.forms, s.matching) for s in earlier if s.forms not in own)
         return SubjectCheck(self.subjects, self.missing, extra)
 
 
@@ -161,7 +171,7 @@ def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed
     for word, stem in words:
         forms = corpus_forms(word, stem, index, synonyms, phrase_hits)
         if forms:
-            subjects.append(Subject(word, max(idf(index, f) for f in forms), frozenset(forms)))
+            subjects.append(subject(index, word, max(idf(index, f) for f in forms), forms))
         else:
             unknown.append(word)
     # "In the morning or at night?": one alternative the sources know is enough to answer.
@@ -174,15 +184,17 @@ def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed
     missing = []
     groups = runs(question, unknown)
     phrases = [" ".join(g) for g in groups]
-    # Each unknown word (or run of words) alone, and the question without it, in one model call.
-    vectors = embed(phrases + [drop_words(question, g) for g in groups])
-    qvec = embed([question])[0] if qvec is None else qvec
+    # Each unknown word (or run of words) alone, the question without it, and (unless given) the
+    # question itself, in one model call.
+    texts = phrases + [drop_words(question, g) for g in groups] + ([question] if qvec is None else [])
+    vectors = embed(texts)
+    qvec = vectors[-1] if qvec is None else qvec.reshape(-1)
     for i, word in enumerate(phrases):
         wvec, ablated = vectors[i], vectors[len(phrases) + i]
         near = int(np.argmax(index.word_vectors @ wvec)) if len(index.words) else -1
         if near >= 0 and " " not in word and float(index.word_vectors[near] @ wvec) >= NEAR_WORD:
             stem = tokenize(index.words[near], keep_stopwords=True)
-            subjects.append(Subject(word, idf(index, stem[0]) if stem else 1.0, frozenset(stem)))
+            subjects.append(subject(index, word, idf(index, stem[0]) if stem else 1.0, set(stem)))
             continue
         light = float(ablated @ qvec) >= LIGHT_ABLATION and float(wvec @ qvec) < LIGHT_WORD
         if not light:

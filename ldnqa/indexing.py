@@ -70,6 +70,10 @@ class Index:
         for chunk, stems in zip(self.chunks, self.chunk_stems):
             words[chunk.doc_id] |= stems
         self.document_stems = {d: frozenset(w) for d, w in words.items()}
+        self.stems_by_prefix: dict[str, list[str]] = {}
+        for stem in self.lexical.vocab:
+            if len(stem) >= 5:
+                self.stems_by_prefix.setdefault(stem[:5], []).append(stem)
         mean = self.sentence_vectors.mean(axis=0) if len(self.sentence_vectors) else np.zeros(1, np.float32)
         self.centroid = mean / (np.linalg.norm(mean) or 1.0)  # what all sentences share
 
@@ -121,7 +125,8 @@ def load_or_build(corpus: Corpus, index_dir: Path, embedder: Embedder, settings:
             return read_index(corpus, index_dir, manifest)
         reuse = reusable_vectors(index_dir, manifest, settings) if manifest else {}
         words = reusable_words(index_dir, manifest, settings) if manifest else {}
-        index = build_index(corpus, embedder, settings, reuse, log, words)
+        cards = reusable_cards(index_dir, manifest, settings) if manifest else {}
+        index = build_index(corpus, embedder, settings, reuse, log, words, cards)
         write_index(index, index_dir, current)
         return index
 
@@ -137,7 +142,8 @@ def same_state(manifest: dict, state: dict) -> bool:
 
 def build_index(corpus: Corpus, embedder: Embedder, settings: Settings,
                 reuse: dict[str, tuple[np.ndarray, np.ndarray]], log: Log = stderr_log,
-                reuse_words: dict[str, np.ndarray] | None = None) -> Index:
+                reuse_words: dict[str, np.ndarray] | None = None,
+                reuse_cards: dict[str, np.ndarray] | None = None) -> Index:
     """Chunk every document; embed only documents whose vectors are not reusable."""
     docs = {d.id: d for d in corpus.documents}
     chunks: list[Chunk] = []
@@ -172,7 +178,11 @@ def build_index(corpus: Corpus, embedder: Embedder, settings: Settings,
     if new_words:
         log(f"Embedding {len(new_words)} vocabulary words...")
         known_words = {**known_words, **dict(zip(new_words, embedder.embed(new_words)))}
-    cards = embedder.embed([doc_card(d) for d in corpus.documents]) if corpus.documents else empty
+    known_cards = dict(reuse_cards or {})  # by card_key: an unchanged card keeps its vector
+    new_cards = list(dict.fromkeys(doc_card(d) for d in corpus.documents if card_key(d) not in known_cards))
+    if new_cards:
+        known_cards.update(zip(map(text_key, new_cards), embedder.embed(new_cards)))
+    cards = np.array([known_cards[card_key(d)] for d in corpus.documents], np.float32) if docs else empty
     return Index(documents=docs, chunks=chunks, sentences=sentences,
                  chunk_vectors=np.vstack(cvecs) if cvecs else empty,
                  sentence_vectors=np.vstack(svecs) if svecs else empty,
@@ -265,6 +275,7 @@ def write_index(index: Index, index_dir: Path, state: dict) -> None:
                 "passages": len(index.chunks), "sentences": len(index.sentences),
                 "dense_kind": index.dense.kind, "dense_params": index.dense.params,
                 "document_hashes": {d.id: d.content_hash for d in index.documents.values()},
+                "card_keys": [card_key(d) for d in index.documents.values()],  # rows of documents.npy
                 "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write(index_dir / "manifest.json", json.dumps(manifest, indent=1))  # the commit point
     index.manifest = manifest
@@ -342,6 +353,27 @@ def reusable_words(index_dir: Path, manifest: dict, settings: Settings) -> dict[
         return dict(zip(words, np.load(gen / "words.npy")))
     except (OSError, ValueError):
         return {}
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def card_key(doc: Document) -> str:
+    """What a document card's vector is cached by: the card's text (see doc_card)."""
+    return text_key(doc_card(doc))
+
+
+def reusable_cards(index_dir: Path, manifest: dict, settings: Settings) -> dict[str, np.ndarray]:
+    """Document-card vectors of the previous build, by card_key, when its settings match."""
+    keys = manifest.get("card_keys")
+    if not keys or manifest.get("settings") != settings.index_fields() or not files_ok(index_dir, manifest):
+        return {}
+    try:
+        vectors = np.load(Path(index_dir) / manifest["generation"] / "documents.npy")
+    except (OSError, ValueError):
+        return {}
+    return dict(zip(keys, vectors)) if len(vectors) == len(keys) else {}
 
 
 @contextmanager

@@ -34,7 +34,7 @@ class Synonyms:
         have = set(tokens)
         out: list[str] = []
         for alias, targets in self.table:
-            if _contains(tokens, alias):
+            if alias[0] in have and _contains(tokens, alias):
                 for target in targets:
                     if target not in out and not set(tokenize(target)) <= have:
                         out.append(target)
@@ -48,8 +48,9 @@ class Synonyms:
         """
         tokens = tokenize(text, keep_stopwords=True)
         out: dict[str, set[str]] = {}
+        have = set(tokens)
         for alias, targets in self.table:
-            if len(alias) > 1 and _contains(tokens, alias):
+            if len(alias) > 1 and alias[0] in have and _contains(tokens, alias):
                 group = {t for target in targets for t in tokenize(target)}
                 for stem in alias:
                     out.setdefault(stem, set()).update(group)
