@@ -40,13 +40,13 @@ def test_score_one_by_hand() -> None:
                                "citation_precision": 0.75}
 
 
-BLIND_FLOORS = {"answerable_correct": 0.78, "unanswerable_abstained": 0.9}
+BLIND_FLOORS = {"answerable_correct": 0.8, "unanswerable_abstained": 0.9}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [DEV, ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "blind.jsonl"],
-                         ids=["dev", "heldout", "blind"])
+@pytest.mark.parametrize("path", [DEV, ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "blind.jsonl",
+                                  ROOT / "eval" / "blind2.jsonl"], ids=["dev", "heldout", "blind", "blind2"])
 def test_quality_targets(assistant, path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")
@@ -55,7 +55,7 @@ def test_quality_targets(assistant, path: Path) -> None:
     floor = dict(TARGETS)
     if path.name == "heldout.jsonl":  # written before tuning: the same targets, one question of slack
         floor = {k: v - (0.05 if k in ("answerable_correct", "unanswerable_abstained") else 0) for k, v in TARGETS.items()}
-    if path.name == "blind.jsonl":  # written by someone who never saw the system: a regression floor at
-        floor.update(BLIND_FLOORS)   # what it measures now, below the targets (see README, Quality)
+    if path.name.startswith("blind"):  # written by someone who never saw the system: a regression floor
+        floor.update(BLIND_FLOORS)      # at what it measures now, below the targets (see README)
     failing = {k: v for k, v in figures.items() if v is not None and v < floor[k]}
     assert not failing, (figures, score.failures)
