@@ -118,7 +118,10 @@ def load_or_build(corpus: Corpus, index_dir: Path, embedder: Embedder, settings:
     current = corpus_state(corpus, settings)
     manifest = read_manifest(index_dir)
     if manifest and same_state(manifest, current) and files_ok(index_dir, manifest):
-        return read_index(corpus, index_dir, manifest)
+        try:
+            return read_index(corpus, index_dir, manifest)
+        except IndexStoreError:
+            pass  # another process switched generations while this one read: take the locked path
     with build_lock(index_dir):
         manifest = read_manifest(index_dir)  # another process may have built it meanwhile
         if manifest and same_state(manifest, current) and files_ok(index_dir, manifest):
@@ -279,9 +282,11 @@ def write_index(index: Index, index_dir: Path, state: dict) -> None:
                 "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     _write(index_dir / "manifest.json", json.dumps(manifest, indent=1))  # the commit point
     index.manifest = manifest
-    for old in index_dir.glob("g-*"):
+    for old in index_dir.glob("g-*"):  # earlier generations, and any a killed build left behind
         if old.name != generation:
             shutil.rmtree(old, ignore_errors=True)
+    for stale in index_dir.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def _write(path: Path, text: str) -> None:
