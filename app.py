@@ -1,4 +1,5 @@
-"""Serve the ldnqa web app: `python app.py` (see docs/web.md for LDNQA_HOST, LDNQA_PORT, LDNQA_DATA_DIR)."""
+"""Serve the ldnqa web app: `python app.py` (README "The web app": LDNQA_HOST, LDNQA_PORT, LDNQA_DATA_DIR;
+SECURITY.md: rate limits, feedback retention)."""
 from pathlib import Path
 
 from ldnqa.server import main

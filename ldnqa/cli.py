@@ -6,6 +6,9 @@
     ldnqa ask --json                 JSON lines on stdin -> one JSON answer per line
     ldnqa eval FILE                  score a question file (format of ../shared/eval/)
     ldnqa serve [--host H --port P]  the web app
+    ldnqa bench [--json FILE]        speed and memory against the targets (--scale N: the dense index)
+    ldnqa beir DIR [--run FILE]      the retriever on a BEIR dataset: nDCG@10, Recall@100, TREC run
+    ldnqa feedback purge --older-than DAYS   delete old feedback (data/ or LDNQA_DATABASE_URL)
 """
 from __future__ import annotations
 
@@ -34,6 +37,24 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--verbose", action="store_true", help="list the questions answered wrongly")
     hash_cmd = sub.add_parser("staff-hash", help="print a staff credential line for LDNQA_STAFF_FILE")
     hash_cmd.add_argument("user")
+    feedback = sub.add_parser("feedback", help="manage stored feedback")
+    feedback_sub = feedback.add_subparsers(dest="action", required=True)
+    purge = feedback_sub.add_parser("purge", help="delete feedback older than DAYS days")
+    purge.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    purge.add_argument("--data-dir", default=os.environ.get("LDNQA_DATA_DIR", "data"),
+                       help="the web app's data folder (default: LDNQA_DATA_DIR or data/)")
+    bench = sub.add_parser("bench", parents=[common], help="measure speed and memory against the targets")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions, no PyTorch comparison")
+    bench.add_argument("--scale", type=int, metavar="N", help="only the dense index at N passages")
+    beir = sub.add_parser("beir", help="benchmark the retriever on a BEIR dataset (docs/beir.md)")
+    beir.add_argument("dataset", help="folder with corpus.jsonl, queries.jsonl, qrels/<split>.tsv")
+    beir.add_argument("--run", metavar="FILE", help="write the TREC run file here")
+    beir.add_argument("--mode", choices=("hybrid", "dense", "lexical"), default="hybrid")
+    beir.add_argument("--split", default="test", help="qrels split (default: test)")
+    beir.add_argument("--cache", metavar="DIR", help="cache root (default: ~/.cache/ldnqa/beir)")
+    beir.add_argument("--fusion", choices=("zscore", "rrf"), default="zscore",
+                      help="hybrid: weighted z-scores (default) or plain reciprocal rank fusion")
     serve = sub.add_parser("serve", parents=[common], help="run the web app")
     serve.add_argument("--host", default=os.environ.get("LDNQA_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LDNQA_PORT", "7860")))
@@ -130,8 +151,55 @@ def cmd_staff_hash(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """`feedback purge --older-than DAYS`: delete old feedback and say how many items went."""
+    from pathlib import Path
+
+    from .feedback_pg import database_url, open_store, store_location
+
+    path = Path(args.data_dir) / "feedback.sqlite3"
+    if database_url() is None and not path.exists():
+        print(f"No feedback database at {path}; nothing to purge.")
+        return 0
+    store = open_store(args.data_dir)  # PostgreSQL when LDNQA_DATABASE_URL is set
+    try:
+        removed = store.purge(args.older_than)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    print(f"Removed {removed} feedback item{'s' if removed != 1 else ''} older than "
+          f"{args.older_than:g} days from {store_location(store)}.")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench, scale
+
+    if args.scale is not None:
+        if args.scale < 1:
+            raise InputError("--scale takes a number of passages, at least 1")
+        report = scale.run_scale_bench(args.corpus, args.index, args.scale)
+        print(scale.render_scale(report))
+    else:
+        report = bench.run(args.corpus, args.index, quick=args.quick)
+        print(bench.render(report))
+    if args.json:
+        bench.write_json(report, args.json)
+    return 0
+
+
+def cmd_beir(args: argparse.Namespace) -> int:
+    from . import beir
+
+    settings = beir.BeirSettings(fusion=args.fusion)
+    report = beir.run_benchmark(args.dataset, mode=args.mode, split=args.split, cache_root=args.cache,
+                                run_file=args.run, settings=settings)
+    print(beir.render(report))
+    return 0
+
+
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve,
-            "staff-hash": cmd_staff_hash}
+            "staff-hash": cmd_staff_hash, "feedback": cmd_feedback, "bench": cmd_bench,
+            "beir": cmd_beir}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,8 @@ class Settings:
     dense_k: int = 40  # candidates taken from each retriever before fusion
     lexical_k: int = 40
     rrf_k: int = 60  # reciprocal rank fusion constant: 1 / (rrf_k + rank)
+    fusion: str = "zscore"  # or "rrf"; z-score measured equal on the question sets, +0.015 nDCG@10 on SciFact
+    dense_weight: float = 0.4  # z-score fusion: share of the dense score
     passages: int = 10  # fused passages whose sentences compete for the answer
     max_sentences: int = 5
     max_question_chars: int = 2000

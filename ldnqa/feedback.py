@@ -1,21 +1,27 @@
 """Feedback on answers: ratings and problem reports, kept so that staff can judge them later.
 
 `FeedbackStore` is the interface the web app uses; `SQLiteFeedbackStore` keeps it in one SQLite file
-(WAL mode, one short transaction per call, safe to share between threads). A PostgreSQL store would
-subclass `FeedbackStore` and implement the same five storage methods; validation and CSV export are
-shared here.
+(WAL mode, synchronous=FULL, one short BEGIN IMMEDIATE transaction per write, safe to share between
+threads and processes: a committed row survives a crash of the writer). A PostgreSQL store would
+subclass `FeedbackStore` and implement the same storage methods; validation and CSV export are shared.
+
+Retention: `purge(days)` deletes feedback older than `days` days (deleted rows are overwritten on
+disk, not only unlinked). The web app purges by LDNQA_FEEDBACK_RETENTION_DAYS (`retention_days`) at
+start-up and then every few hours; `ldnqa feedback purge --older-than DAYS` does it by hand.
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+import os
 import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 RATINGS = ("up", "down")
 MAX_QUESTION = 4000
@@ -27,6 +33,7 @@ MAX_CITATIONS_JSON = 400_000
 CSV_FIELDS = ("id", "created_at", "source", "rating", "reported", "comment", "question", "answer",
               "citations", "reviewed_at", "reviewed_by", "review_note")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+DEFAULT_RETENTION_DAYS = 365
 
 
 class FeedbackError(ValueError):
@@ -97,6 +104,34 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def cutoff(days: float) -> str:
+    """The `created_at` before which feedback is older than `days` days (same format as `now()`)."""
+    if not isinstance(days, (int, float)) or isinstance(days, bool) or not math.isfinite(days) \
+            or days < 0:
+        raise ValueError("the age in days must be a number of at least 0")
+    moment = datetime.now(timezone.utc) - timedelta(days=days)
+    return moment.isoformat(timespec="seconds")
+
+
+def retention_days(env: Mapping[str, str] | None = None) -> float | None:
+    """LDNQA_FEEDBACK_RETENTION_DAYS: days to keep feedback (default 365); `off` keeps it forever.
+    Raises ValueError for anything else that is not a positive number."""
+    env = os.environ if env is None else env
+    raw = env.get("LDNQA_FEEDBACK_RETENTION_DAYS", "").strip()
+    if not raw:
+        return DEFAULT_RETENTION_DAYS
+    if raw.lower() in ("off", "never", "forever"):
+        return None
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not math.isfinite(days) or days <= 0:
+        raise ValueError(f"LDNQA_FEEDBACK_RETENTION_DAYS must be a number of days above 0 or 'off', "
+                         f"not {raw!r}")
+    return days
+
+
 class FeedbackStore(ABC):
     """Where feedback lives. Subclasses implement storage; this class validates and exports."""
 
@@ -125,6 +160,14 @@ class FeedbackStore(ABC):
     @abstractmethod
     def all_items(self) -> Iterable[FeedbackItem]:
         """Every item, oldest first (for export)."""
+
+    def purge(self, older_than_days: float) -> int:
+        """Delete feedback created more than `older_than_days` days ago; return how many items."""
+        return self._delete_before(cutoff(older_than_days))
+
+    def _delete_before(self, created_before: str) -> int:
+        """Delete items with `created_at < created_before` (ISO UTC); return the count."""
+        raise NotImplementedError(f"{type(self).__name__} cannot purge old feedback")
 
     def export_csv(self, out: io.TextIOBase | None = None) -> str:
         """All feedback as CSV, safe to open in a spreadsheet. Writes to `out` if given; returns text."""
@@ -168,10 +211,13 @@ class SQLiteFeedbackStore(FeedbackStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: recorded in the database file
             conn.executescript(SCHEMA)
             conn.execute("PRAGMA user_version = 1")
+        finally:
+            conn.close()
 
     @classmethod
     def in_data_dir(cls, data_dir: Path | str) -> "SQLiteFeedbackStore":
@@ -181,7 +227,8 @@ class SQLiteFeedbackStore(FeedbackStore):
         # isolation_level=None: no implicit transactions; each write below runs in BEGIN IMMEDIATE.
         conn = sqlite3.connect(self.path, timeout=15, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 15000")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA synchronous = FULL")  # a commit is on disk before it is acknowledged
+        conn.execute("PRAGMA secure_delete = ON")  # purged feedback is overwritten, not just unlinked
         return conn
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
@@ -243,3 +290,20 @@ class SQLiteFeedbackStore(FeedbackStore):
 
     def all_items(self) -> Iterable[FeedbackItem]:
         return self._read(f"SELECT {COLUMNS} FROM feedback ORDER BY id")
+
+    def count(self) -> int:
+        conn = self._connect()
+        try:
+            return int(conn.execute("SELECT count(*) FROM feedback").fetchone()[0])
+        finally:
+            conn.close()
+
+    def _delete_before(self, created_before: str) -> int:
+        removed = self._write("DELETE FROM feedback WHERE created_at < ?", (created_before,)).rowcount
+        if removed:  # copy the change out of the WAL file, so the old rows leave it too
+            conn = self._connect()
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+        return int(removed)

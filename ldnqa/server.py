@@ -4,131 +4,50 @@
     ldnqa serve --host H --port P
 
 `create_app(assistant, data_dir)` builds the app for any object with the engine API (see CONTRACT.md);
-`BackgroundServer` runs it in a thread (used by the tests).
+`BackgroundServer` runs it in a thread (used by the tests). The API routes are in `api.py`, the request
+guard (body limits, switched-off Gradio routes, headers) in `guard.py`, rate limits in `limits.py`.
+Environment: LDNQA_ASK_PER_MINUTE / _BURST, LDNQA_FEEDBACK_PER_MINUTE / _BURST (limits.py),
+LDNQA_FEEDBACK_RETENTION_DAYS (feedback.py), LDNQA_STAFF_FILE and friends (staff.py).
 """
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import os
 import sys
 import threading
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, AsyncIterator
 
 from . import ui  # sets the no-network environment before gradio is imported
-from .errors import InputError, LdnqaError
-from .feedback import FeedbackError, SQLiteFeedbackStore
+from .api import EngineGate, add_api, error
+from .errors import LdnqaError
+from .feedback import FeedbackStore, retention_days
+from .feedback_pg import open_store, store_location
+from .guard import Guard
 from .html import PAGE_HEADERS, document_page, esc, page, parse_viewer_query
+from .limits import RateLimits
 from .staff import Sessions, StaffConfig, load_secret
-from .staff_web import read_limited, staff_router
+from .staff_web import staff_router
 
 import gradio as gr  # noqa: E402  (after `ui`, which configures it)
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import HTMLResponse, JSONResponse, Response  # noqa: E402
+from fastapi.responses import HTMLResponse, Response  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 log = logging.getLogger("ldnqa.server")
-MAX_API_BODY = 256 * 1024
-MAX_HISTORY_ITEMS = 50
-API_ROUTES = {"ask": "POST", "feedback": "POST", "health": "GET"}
-
-
-class EngineGate:
-    """The engine as the web app uses it: one question at a time, answers as JSON-ready dicts."""
-
-    def __init__(self, assistant: Any) -> None:
-        self.assistant = assistant
-        self._lock = threading.Lock()
-
-    def ask(self, question: str, history: list[str]) -> dict[str, Any]:
-        with self._lock:
-            return self.assistant.ask(question, history=history).to_dict()
-
-    def meta(self, doc_id: str) -> Mapping[str, Any]:
-        doc = self.assistant.document(doc_id)
-        return dict(doc.meta or {}) if doc is not None else {}
-
-
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-async def json_body(request: Request) -> dict[str, Any] | JSONResponse:
-    """The request's JSON object, or the 4xx response that explains what is wrong with it."""
-    body = await read_limited(request, MAX_API_BODY)
-    if body is None:
-        return error(413, f"the request body is larger than {MAX_API_BODY // 1024} KB")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return error(400, "the request body must be JSON")
-    if not isinstance(data, dict):
-        return error(400, "the request body must be a JSON object")
-    return data
-
-
-def add_api(app: FastAPI, gate: EngineGate, store: SQLiteFeedbackStore) -> None:
-    """POST /api/ask, POST /api/feedback, GET /api/health, and JSON errors for anything else."""
-
-    @app.post("/api/ask")
-    async def api_ask(request: Request) -> Response:
-        data = await json_body(request)
-        if isinstance(data, JSONResponse):
-            return data
-        question, history = data.get("question"), data.get("history", [])
-        if not isinstance(question, str):
-            return error(400, "question must be a string")
-        if not question.strip():
-            return error(400, "question is empty: type a question")
-        if history is None:
-            history = []
-        if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
-            return error(400, "history must be a list of earlier questions (strings)")
-        if len(history) > MAX_HISTORY_ITEMS:
-            return error(400, f"history has more than {MAX_HISTORY_ITEMS} questions")
-        try:
-            # In a worker thread: the engine is synchronous and may take a while.
-            answer = await run_in_threadpool(gate.ask, question, history)
-        except InputError as exc:
-            return error(400, str(exc))
-        except LdnqaError as exc:
-            log.error("engine error: %s", exc)
-            return error(503, str(exc))
-        return JSONResponse(answer)
-
-    @app.post("/api/feedback")
-    async def api_feedback(request: Request) -> Response:
-        data = await json_body(request)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            item = store.add(data.get("question"), data.get("answer"), data.get("citations"),
-                             data.get("rating"), reported=data.get("report", False),
-                             comment=data.get("comment", ""), source="api")
-        except FeedbackError as exc:
-            return error(400, str(exc))
-        return JSONResponse({"id": item}, status_code=201)
-
-    @app.get("/api/health")
-    def api_health() -> dict[str, Any]:
-        counts = gate.assistant.passage_counts
-        return {"status": "ok", "documents": len(gate.assistant.documents),
-                "passages": int(sum(counts.values()))}
-
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    def api_other(rest: str, request: Request) -> Response:
-        if rest in API_ROUTES:
-            return error(405, f"use {API_ROUTES[rest]} for /api/{rest}")
-        return error(404, f"no such API endpoint: /api/{rest[:100]}")
+PURGE_EVERY = 6 * 3600  # seconds between feedback retention runs while the server is up
+MAX_CONNECTIONS = 512  # uvicorn answers 503 beyond this many open connections
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """JSON errors for the API; a plain page elsewhere. Never a stack trace."""
+    """JSON errors for the API; a plain page elsewhere. Never a stack trace. (Unexpected exceptions
+    are turned into a 500 by `guard.Guard`, which logs their type and place only.)"""
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
@@ -144,24 +63,68 @@ def add_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         return error(400, "invalid request: " + "; ".join(str(e.get("msg")) for e in exc.errors()))
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", request.url.path)
-        return error(500, "internal error; the details are in the server log")
+
+class NoQueryStrings(logging.Filter):
+    """Access log lines show the path only: a query string may carry what a patient typed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
+def purge_feedback(store: FeedbackStore, days: float) -> None:
+    """Delete feedback older than the retention period; log how many items (never their text)."""
+    try:
+        removed = store.purge(days)
+    except Exception as exc:  # the server keeps running; the next run tries again
+        log.error("feedback retention: purge failed (%s)", type(exc).__name__)
+        return
+    if removed:
+        log.info("feedback retention: removed %d item(s) older than %g days", removed, days)
+
+
+def lifespan_for(store: FeedbackStore, days: float | None) -> Any:
+    """A lifespan that purges old feedback at start-up and every PURGE_EVERY seconds after."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def keep_purging(keep: float) -> None:
+            while True:
+                await run_in_threadpool(purge_feedback, store, keep)
+                await asyncio.sleep(PURGE_EVERY)
+
+        task = asyncio.create_task(keep_purging(days)) if days is not None else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    return lifespan
 
 
 def create_app(assistant: Any, data_dir: Path | str, staff: StaffConfig | None = None,
-               session_secret: bytes | None = None) -> FastAPI:
-    """The whole web app for an engine object. Staff credentials default to the environment."""
+               session_secret: bytes | None = None, limits: RateLimits | None = None,
+               retention: float | str | None = "env") -> FastAPI:
+    """The whole web app for an engine object. Staff credentials, rate limits and the feedback
+    retention (days, None for forever) default to the environment."""
     data_dir = Path(data_dir)
     staff = StaffConfig.from_env() if staff is None else staff
-    store = SQLiteFeedbackStore.in_data_dir(data_dir)
+    limits = RateLimits.from_env() if limits is None else limits
+    days = retention_days() if retention == "env" else retention
+    store = open_store(data_dir)  # PostgreSQL when LDNQA_DATABASE_URL is set, else SQLite in data_dir
     sessions = Sessions(session_secret or load_secret(data_dir))
     gate = EngineGate(assistant)
-    app = FastAPI(title="ldnqa", docs_url=None, redoc_url=None, openapi_url=None)
+    for name, reason in assistant.skipped:
+        log.warning("corpus file skipped: %s: %s", name, reason)
+    app = FastAPI(title="ldnqa", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan_for(store, float(days) if days is not None else None))
     app.state.store, app.state.staff, app.state.gate = store, staff, gate
+    app.add_middleware(Guard)
     add_error_handlers(app)
-    add_api(app, gate, store)
+    add_api(app, gate, store, limits)
 
     @app.get("/doc/{doc_id:path}")
     def view_document(doc_id: str, request: Request) -> Response:
@@ -174,10 +137,10 @@ def create_app(assistant: Any, data_dir: Path | str, staff: StaffConfig | None =
         return HTMLResponse(body, headers=PAGE_HEADERS)
 
     app.include_router(staff_router(store, staff, sessions, lambda: assistant))
-    blocks = ui.build_ui(gate, store)
+    blocks = ui.build_ui(gate, store, limits)
     return gr.mount_gradio_app(app, blocks, path="/", css=ui.CSS, footer_links=["api"],
                                run_history=False, ssr_mode=False, show_error=False,
-                               max_file_size="1mb", mcp_server=False)
+                               max_file_size="1mb", mcp_server=False, enable_monitoring=False)
 
 
 class BackgroundServer:
@@ -222,6 +185,10 @@ def serve(host: str | None = None, port: int | None = None, corpus_dir: Path | s
     except ValueError:
         raise SystemExit(f"Error: LDNQA_PORT must be a port number, not {raw_port!r}") from None
     data_dir = Path(data_dir or os.environ.get("LDNQA_DATA_DIR") or "data")
+    try:
+        limits, days = RateLimits.from_env(), retention_days()
+    except ValueError as exc:
+        raise SystemExit(f"Error: {exc}") from None
     staff = StaffConfig.from_env()
     if staff.enabled:
         log.info("staff access enabled for %d user(s) at /staff", len(staff.users))
@@ -229,17 +196,23 @@ def serve(host: str | None = None, port: int | None = None, corpus_dir: Path | s
         log.warning("%s", staff.problem)
     from . import Assistant  # the engine; imported late so that `--help` stays fast
 
-    assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir))
-    for name, reason in assistant.skipped:
-        log.warning("corpus file skipped: %s: %s", name, reason)
+    assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir),
+                               log=lambda message: log.info("%s", message))
     try:  # load the model now, not on the first visitor's question
         assistant.ask("What is low-dose naltrexone?", history=[])
     except LdnqaError as exc:
         log.warning("warm-up question failed: %s", exc)
-    app = create_app(assistant, data_dir, staff)
-    log.info("feedback is stored in %s", data_dir.resolve() / "feedback.sqlite3")
+    app = create_app(assistant, data_dir, staff, limits=limits, retention=days)
+    log.info("feedback is stored in %s (kept %s)", store_location(app.state.store),
+             f"{days:g} days" if days is not None else "until purged by hand")
+    log.info("rate limits per client: %s questions/min (burst %d), %s feedback/min (burst %d)",
+             f"{limits.ask.per_minute:g}" if limits.ask.enabled else "unlimited", limits.ask.burst,
+             f"{limits.feedback.per_minute:g}" if limits.feedback.enabled else "unlimited",
+             limits.feedback.burst)
     log.info("serving on http://%s:%d/ (staff pages at /staff)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    logging.getLogger("uvicorn.access").addFilter(NoQueryStrings())
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
+                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=10)
 
 
 def main(root: Path | str | None = None) -> None:

@@ -26,6 +26,7 @@ USER_RE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 LINE_RE = re.compile(r"([A-Za-z0-9_.@-]{1,64}):([0-9a-f]{32,128}):([0-9a-f]{64})")
 MIN_PASSWORD = 10
 SESSION_SECONDS = 8 * 3600
+MAX_TRACKED = 10_000  # client addresses the login throttle remembers
 DISABLED_MESSAGE = ("Staff access is disabled: set LDNQA_STAFF_FILE to a file of user:salt:hash lines "
                     "(make one with `ldnqa staff-hash USER`) or set LDNQA_STAFF_PASSWORD_HASHES, "
                     "then restart the server.")
@@ -195,8 +196,13 @@ class LoginThrottle:
 
     def _recent(self, key: str) -> list[float]:
         cutoff = time.monotonic() - self.window
+        if len(self._failures) > MAX_TRACKED:  # many addresses: forget those with no recent failure
+            self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > cutoff}
         recent = [t for t in self._failures.get(key, []) if t > cutoff]
-        self._failures[key] = recent
+        if recent:
+            self._failures[key] = recent
+        else:
+            self._failures.pop(key, None)
         return recent
 
     def blocked(self, key: str) -> bool:
@@ -205,7 +211,7 @@ class LoginThrottle:
 
     def failed(self, key: str) -> None:
         with self._lock:
-            self._recent(key).append(time.monotonic())
+            self._failures[key] = [*self._recent(key), time.monotonic()]
 
     def succeeded(self, key: str) -> None:
         with self._lock:

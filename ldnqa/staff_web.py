@@ -5,6 +5,7 @@ POST carries a CSRF token tied to the session (or, for the login form, to a pre-
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any, Callable
@@ -12,6 +13,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from .feedback import FeedbackError, FeedbackItem, FeedbackStore
 from .html import PAGE_HEADERS, as_int, clean_quotes, doc_href, esc, kind_line, marked, page
@@ -21,6 +23,7 @@ log = logging.getLogger("ldnqa.staff")
 SESSION_COOKIE = "ldnqa_staff"
 LOGIN_COOKIE = "ldnqa_login"
 MAX_FORM = 64 * 1024
+BODY_TIMEOUT = 20.0
 
 
 def html_response(body: str, status: int = 200) -> HTMLResponse:
@@ -32,21 +35,26 @@ def set_cookie(response: Response, request: Request, name: str, value: str, max_
                         secure=request.url.scheme == "https")
 
 
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The request body, or None when it is larger than `limit` bytes (stops reading early)."""
+async def read_limited(request: Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes | None:
+    """The request body, or None when it is larger than `limit` bytes (stops reading early).
+    Raises TimeoutError when the body takes longer than `timeout` seconds to arrive."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return None
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return None
     return bytes(body)
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    body = await read_limited(request, MAX_FORM)
+    try:
+        body = await read_limited(request, MAX_FORM)
+    except TimeoutError:
+        return {}
     if body is None:
         return {}
     fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=20)
@@ -173,7 +181,8 @@ def staff_router(store: FeedbackStore, staff: StaffConfig, sessions: Sessions,
             return html_response(login_page(sessions.csrf_token(nonce), "Too many failed logins; "
                                             "wait a few minutes and try again."), 429)
         user = form.get("username", "")
-        if not staff.verify(user, form.get("password", "")):
+        # scrypt takes a while on purpose: in a worker thread, so the server keeps answering meanwhile
+        if not await run_in_threadpool(staff.verify, user, form.get("password", "")):
             throttle.failed(client)
             log.warning("staff login refused for %r from %s", user[:64], client)
             return html_response(login_page(sessions.csrf_token(nonce),

@@ -2,15 +2,18 @@
 
 The chat shows each answer with its markers `[n]` as links to the source viewer; the panel beside it
 (below it on phones) shows the urgent notice and one card per citation. Users' own text is escaped
-before it reaches the chat's Markdown renderer, so HTML in a question is shown, never run.
+before it reaches the chat's Markdown renderer, so HTML in a question is shown, never run. The chat
+shares the API's per-client rate limits; failures are logged without what was typed.
 """
 from __future__ import annotations
 
 import os
 
-for _name, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"),
-                      ("HF_HUB_DISABLE_TELEMETRY", "1")):
-    os.environ[_name] = _value  # before gradio is imported: the app makes no outbound calls
+# Before gradio (and huggingface_hub, which gradio imports) is imported: no version check, no
+# analytics, no hub telemetry or look-ups. The app makes no outbound calls (tests/test_security_network.py).
+NO_NETWORK = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
+              "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "DO_NOT_TRACK": "1"}
+os.environ.update(NO_NETWORK)
 
 import html  # noqa: E402
 import logging  # noqa: E402
@@ -18,10 +21,16 @@ import re  # noqa: E402
 from typing import Any, Callable, Iterator, Mapping, Protocol  # noqa: E402
 
 import gradio as gr  # noqa: E402
+import huggingface_hub.constants  # noqa: E402
 
 from .errors import InputError  # noqa: E402
 from .feedback import FeedbackError, FeedbackStore  # noqa: E402
 from .html import DISCLAIMER, answer_panel, doc_href, notice_paragraphs  # noqa: E402
+from .limits import RateLimiter, RateLimits, client_key, too_many_message  # noqa: E402
+
+# In case huggingface_hub was imported before this module (its switches are read at import).
+huggingface_hub.constants.HF_HUB_OFFLINE = True
+huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY = True
 
 log = logging.getLogger("ldnqa.ui")
 EXAMPLES = (
@@ -31,6 +40,9 @@ EXAMPLES = (
     "What dose of naltrexone was used in the fibromyalgia studies?",
     "Can I take low-dose naltrexone with opioid painkillers?",
 )
+MAX_TURNS = 50  # questions in one conversation; then the page asks for a new conversation
+MAX_QUEUE = 128  # chat events waiting in Gradio's queue
+SURROGATES = re.compile(r"[\ud800-\udfff]")
 MARKER = re.compile(r"\[(\d{1,3})\](?!\()")
 MD_INLINE = re.compile(r"([\\`*_\[\]|~])")  # Markdown syntax anywhere in a line
 MD_LINE_START = re.compile(r"^(\s*\d*)([#>+\-=.)])", re.M)  # headings, quotes, lists at line start
@@ -124,8 +136,17 @@ def status(text: str, error: bool = False) -> str:
     return f'<p{css}>{html.escape(text)}</p>' if text else ""
 
 
-def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
-    """The Blocks app. `engine.ask` must be safe to call from Gradio's worker threads."""
+def over_limit(limiter: RateLimiter, request: gr.Request | None, what: str) -> str | None:
+    """The "too many" message when this page's client has used up its allowance, else None."""
+    client = getattr(request, "client", None)
+    wait = limiter.check(client_key(getattr(client, "host", None)))
+    return None if wait is None else too_many_message(what, wait)
+
+
+def build_ui(engine: Engine, store: FeedbackStore, limits: RateLimits | None = None) -> gr.Blocks:
+    """The Blocks app. `engine.ask` must be safe to call from Gradio's worker threads. The chat
+    shares the HTTP API's per-client rate limits."""
+    limits = limits or RateLimits.unlimited()
 
     def panel(turns: list[dict[str, Any]], index: int) -> str:
         answer = turns[index] if 0 <= index < len(turns) else None
@@ -140,11 +161,19 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
                              visible=len(turns) > 1)
         return selector, panel(turns, last), gr.update(visible=bool(turns))
 
-    def respond(message: str, turns: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-        question = (message or "").strip()
+    def respond(message: str, turns: list[dict[str, Any]],
+                request: gr.Request | None = None) -> Iterator[tuple[Any, ...]]:
+        question = SURROGATES.sub("", message or "").strip()
+        refusal = None
         if not question:
+            refusal = "Type a question first."
+        elif len(turns) >= MAX_TURNS:
+            refusal = "This conversation is long: please start a new conversation."
+        else:
+            refusal = over_limit(limits.ask, request, "questions")
+        if refusal:
             yield (gr.update(), gr.update(), turns, gr.update(), gr.update(), gr.update(), "",
-                   status("Type a question first.", error=True))
+                   status(refusal, error=True))
             return
         yield ("", chat_messages(turns, pending=question), turns, gr.update(), gr.update(),
                gr.update(), "", status("Looking in the sources…"))
@@ -154,8 +183,8 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
             yield (question, chat_messages(turns), turns, gr.update(), gr.update(), gr.update(), "",
                    status(str(exc), error=True))
             return
-        except Exception:  # the page must stay usable whatever the engine does
-            log.exception("answering %r failed", question[:200])
+        except Exception as exc:  # the page must stay usable whatever the engine does
+            log.error("answering a question failed (%s)", type(exc).__name__)  # no question text
             yield (question, chat_messages(turns), turns, gr.update(), gr.update(), gr.update(), "",
                    status("Sorry, something went wrong while answering. Please try again.", True))
             return
@@ -167,14 +196,18 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
         return panel(turns, index), ""
 
     def give_feedback(choice: str | None, turns: list[dict[str, Any]], rating: str | None,
-                      comment: str) -> tuple[str, str]:
+                      comment: str, request: gr.Request | None) -> tuple[str, str]:
         index = int(choice) if choice and choice.isdigit() else len(turns) - 1
         if not 0 <= index < len(turns):
             return status("Ask a question first.", error=True), comment
+        refusal = over_limit(limits.feedback, request, "feedback messages")
+        if refusal:
+            return status(refusal, error=True), comment
         turn = turns[index]
         try:
             item = store.add(turn["question"], turn["answer"], turn.get("citations") or [], rating,
-                             reported=rating is None, comment=comment or "", source="web")
+                             reported=rating is None, comment=SURROGATES.sub("", comment or ""),
+                             source="web")
         except FeedbackError as exc:
             return status(str(exc), error=True), comment
         log.info("feedback %d stored (%s)", item, rating or "report")
@@ -187,7 +220,8 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
     def new_conversation() -> tuple[Any, ...]:
         return ([], [], "", *shown([]), "", status("New conversation started."))
 
-    with gr.Blocks(title="LDN and fibromyalgia: questions answered from sources") as blocks:
+    with gr.Blocks(title="LDN and fibromyalgia: questions answered from sources",
+                   analytics_enabled=False) as blocks:
         turns = gr.State([])
         gr.HTML('<header><h1 style="margin:.2rem 0 .4rem;font-size:1.5rem">Low-dose naltrexone (LDN) '
                 'for fibromyalgia: ask the sources</h1>'
@@ -245,19 +279,29 @@ def build_ui(engine: Engine, store: FeedbackStore) -> gr.Blocks:
         report.click(_rate(give_feedback, None), [selector, turns, comment],
                      [feedback_status, comment], **private)
 
-        def ask_api(question: str, history: list[str] | None = None) -> dict[str, Any]:
+        def ask_api(question: str, history: list[str] | None = None,
+                    request: gr.Request | None = None) -> dict[str, Any]:
             """Answer a question from the sources; `history` holds earlier questions in the chat."""
+            refusal = over_limit(limits.ask, request, "questions")
+            if refusal:
+                raise gr.Error(refusal)
+            if not isinstance(question, str):
+                raise gr.Error("A question must be text.")
+            earlier = history or []
             try:
-                return engine.ask(question, list(history or []))
+                return engine.ask(SURROGATES.sub("", question),
+                                  earlier[-MAX_TURNS:] if isinstance(earlier, list) else earlier)
             except InputError as exc:  # the client gets the user-facing message
                 raise gr.Error(str(exc)) from None
 
         gr.api(ask_api, api_name="ask")
+    blocks.queue(max_size=MAX_QUEUE, api_open=False)  # a bounded queue: beyond it, "queue full"
     return blocks
 
 
 def _rate(fn: Callable[..., tuple[str, str]], rating: str | None) -> Callable[..., tuple[str, str]]:
-    def handler(choice: str | None, turns: list[dict[str, Any]], comment: str) -> tuple[str, str]:
-        return fn(choice, turns, rating, comment)
+    def handler(choice: str | None, turns: list[dict[str, Any]], comment: str,
+                request: gr.Request | None = None) -> tuple[str, str]:
+        return fn(choice, turns, rating, comment, request)
 
     return handler

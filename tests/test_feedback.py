@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +117,118 @@ def test_concurrent_writers_lose_nothing(store):
     items = list(store.all_items())
     assert len(items) == 90 and len({i.id for i in items}) == 90
     assert {i.question for i in items} == {f"q{n}-{i}" for n in range(6) for i in range(15)}
+
+
+# --- many processes, killed writers, retention ----------------------------------------------------
+
+WRITER = r"""
+import os, sys, time
+from ldnqa.feedback import SQLiteFeedbackStore
+path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+store = SQLiteFeedbackStore(path)
+while not os.path.exists(go):  # start together
+    time.sleep(0.005)
+n = 0
+while count == 0 or n < count:
+    item = store.add(f"{name}-{n}", "answer " + "x" * 5000, [{"id": 1, "n": n}], "down",
+                     comment=name)
+    print(item, flush=True)  # reported only once committed
+    n += 1
+"""
+
+
+def start_writer(db: Path, name: str, count: int, go: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(db), name, str(count), str(go)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_writers_in_several_processes_lose_nothing(tmp_path):
+    db, go = tmp_path / "feedback.sqlite3", tmp_path / "go"
+    SQLiteFeedbackStore(db)
+    writers = [start_writer(db, f"p{n}", 40, go) for n in range(4)]
+    go.touch()
+    reported = {}
+    for n, writer in enumerate(writers):
+        out, _ = writer.communicate(timeout=120)
+        assert writer.returncode == 0
+        reported[f"p{n}"] = [int(line) for line in out.split()]
+    items = {i.id: i for i in SQLiteFeedbackStore(db).all_items()}
+    assert len(items) == 160 and integrity(db) == "ok"
+    for name, ids in reported.items():
+        assert [items[i].question for i in ids] == [f"{name}-{k}" for k in range(40)]
+
+
+def test_a_writer_killed_mid_write_leaves_every_committed_row(tmp_path):
+    db, go = tmp_path / "feedback.sqlite3", tmp_path / "go"
+    SQLiteFeedbackStore(db)
+    go.touch()
+    committed: dict[int, str] = {}
+    for round_ in range(2):
+        steady = start_writer(db, f"steady{round_}", 0, go)  # writes on while its neighbour dies
+        victim = start_writer(db, f"victim{round_}", 0, go)
+        ids = []
+        while len(ids) < 8 + 8 * round_:
+            ids.append(int(victim.stdout.readline()))
+        os.kill(victim.pid, signal.SIGKILL)  # most likely inside a transaction: it writes nonstop
+        victim.wait()
+        ids += [int(line) for line in victim.stdout.read().split()]  # committed before the kill
+        committed.update({i: f"victim{round_}-{k}" for k, i in enumerate(ids)})
+        steady.terminate()
+        steady.wait()
+        assert integrity(db) == "ok"
+    store = SQLiteFeedbackStore(db)
+    for item_id, question in committed.items():
+        item = store.get(item_id)
+        assert item is not None and item.question == question and len(item.answer) == 5007
+    assert store.add("after the crashes", "a", [], "up") > max(committed)
+
+
+def test_purge_removes_old_feedback_for_good(store):
+    old = store.add("old question about my dose", "a", [], "down")
+    new = store.add("new question", "a", [], "up")
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE feedback SET created_at = '2000-01-01T00:00:00+00:00' WHERE id = ?", (old,))
+    conn.close()
+    assert store.purge(30) == 1 and store.purge(30) == 0
+    assert [i.id for i in store.all_items()] == [new]
+    on_disk = b"".join(p.read_bytes() for p in store.path.parent.glob("feedback.sqlite3*"))
+    assert b"old question about my dose" not in on_disk and b"new question" in on_disk
+    with pytest.raises(ValueError):
+        store.purge(-1)
+
+
+def test_cli_feedback_purge(tmp_path, capsys, monkeypatch):
+    from ldnqa import cli
+
+    monkeypatch.delenv("LDNQA_DATABASE_URL", raising=False)
+
+    assert cli.main(["feedback", "purge", "--older-than", "30", "--data-dir", str(tmp_path)]) == 0
+    assert "No feedback database" in capsys.readouterr().out
+    store = SQLiteFeedbackStore.in_data_dir(tmp_path)
+    for n in range(3):
+        store.add(f"q{n}", "a", [], "up")
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE feedback SET created_at = '2001-01-01T00:00:00+00:00' WHERE id < 3")
+    conn.close()
+    assert cli.main(["feedback", "purge", "--older-than", "30", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("Removed 2 feedback items older than 30 days from ")
+    assert [i.question for i in store.all_items()] == ["q2"]
+    assert cli.main(["feedback", "purge", "--older-than", "-5", "--data-dir", str(tmp_path)]) == 1
+    assert "at least 0" in capsys.readouterr().err
+
+
+def test_commits_are_durable_and_deletes_overwrite(store):
+    conn = store._connect()
+    try:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    finally:
+        conn.close()

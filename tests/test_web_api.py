@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from web_support import REAL_QUESTION, REPO, StubAssistant, real_assistant, running_app, staff_config
+from web_support import REAL_QUESTION, REPO, StubAssistant, running_app, staff_config
 
 from ldnqa.feedback import SQLiteFeedbackStore
 
@@ -19,8 +19,8 @@ ANSWER_KEYS = {"question", "answer", "abstained", "urgent", "notice", "citations
 
 
 @pytest.fixture(scope="module")
-def real_app(tmp_path_factory):
-    yield from running_app(real_assistant(), tmp_path_factory.mktemp("api-data"), staff_config())
+def real_app(tmp_path_factory, assistant):
+    yield from running_app(assistant, tmp_path_factory.mktemp("api-data"), staff_config())
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_health_counts_documents_and_passages(client, real_app):
     body = client.get("/api/health").json()
     engine = real_app.assistant
     assert body == {"status": "ok", "documents": len(engine.documents),
-                    "passages": sum(engine.passage_counts.values())}
+                    "passages": sum(engine.passage_counts.values()), "skipped": [], "waiting": 0}
     assert body["documents"] >= 20 and body["passages"] > body["documents"]
 
 
@@ -71,6 +71,9 @@ def test_follow_up_uses_the_history(client, real_app):
 @pytest.mark.slow
 @pytest.mark.parametrize("body, status, text", [
     (b"this is not json", 400, "must be JSON"),
+    (b'{"question": "\\ud800 LDN?"}', 400, "invalid Unicode"),
+    (b"[" * 100_000 + b"]" * 100_000, 400, "must be JSON"),
+    (json.dumps({"question": "ok?", "history": ["q"] * 51}).encode(), 400, "more than 50"),
     (b"\xff\xfe", 400, "must be JSON"),
     (b"[1, 2]", 400, "JSON object"),
     (b"{}", 400, "question must be a string"),
@@ -186,8 +189,9 @@ def test_engine_crash_is_a_json_500_without_details(stub_app):
 
 
 def test_health_with_stub_engine(stub_app):
-    assert httpx.get(f"{stub_app.url}/api/health").json() == {"status": "ok", "documents": 1,
-                                                              "passages": 2}
+    assert httpx.get(f"{stub_app.url}/api/health").json() == {
+        "status": "ok", "documents": 1, "passages": 2, "waiting": 0,
+        "skipped": [{"file": "broken.md", "reason": "bad front matter"}]}
 
 
 def test_history_is_passed_to_the_engine(stub_app):
@@ -204,12 +208,12 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_serve_reads_the_environment_and_says_staff_access_is_disabled(tmp_path):
+def test_serve_reads_the_environment_and_says_staff_access_is_disabled(tmp_path, real_index_dir):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDNQA_STAFF")}
     env.update(LDNQA_HOST="127.0.0.1", LDNQA_PORT=str(port), LDNQA_DATA_DIR=str(tmp_path / "data"))
     code = (f"from ldnqa.server import serve; serve(corpus_dir={str(REPO / 'corpus')!r}, "
-            f"index_dir={str(tmp_path / 'index')!r})")
+            f"index_dir={str(real_index_dir)!r})")
     log = tmp_path / "server.log"
     with open(log, "w") as out:
         process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=out,

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/web_support.py
 
-from web_support import real_assistant, running_app, staff_config  # noqa: E402
+from web_support import running_app, staff_config  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -25,8 +25,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory):
-    yield from running_app(real_assistant(), tmp_path_factory.mktemp("e2e-data"), staff_config())
+def live_app(tmp_path_factory, assistant):
+    yield from running_app(assistant, tmp_path_factory.mktemp("e2e-data"), staff_config())
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +67,41 @@ def page(browser, live_app, watch):
     page.get_by_label("Your question").wait_for()
     yield page
     context.close()
+
+
+HOSTILE_DOC = """---
+id: hostile-doc
+title: "LDN <img src=x onerror=\\"window.__xss=1;alert(1)\\"> pain study"
+kind: study-summary
+reference: "<script>window.__xss=2</script> Evil J. 2020"
+pmid: "12345\\" onmouseover=\\"alert(3)"
+doi: "10.1000/x\\"><script>alert(4)</script>"
+url: "javascript:alert(5)"
+design: "<b onmouseover=alert(6)>randomized trial</b>"
+year: 2020
+---
+# Hostile <svg onload="window.__xss=7"> heading
+
+Low-dose naltrexone <script>window.__xss=8</script> reduced fibromyalgia pain by a third in this trial
+<img src=x onerror="window.__xss=9;alert(9)">. The dose of low-dose naltrexone was 4.5 mg daily
+<iframe src="javascript:alert(10)"></iframe> [link](javascript:alert(11)) **bold**.
+"""
+
+
+@pytest.fixture(scope="session")
+def hostile_app(tmp_path_factory):
+    """The whole app on a corpus with a document full of markup and script (hash embedder: fast)."""
+    import shutil
+
+    from support import SMALL_CORPUS, HashEmbedder
+
+    from ldnqa import Assistant
+    from ldnqa.config import Settings
+
+    folder = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(SMALL_CORPUS, folder / "corpus")
+    (folder / "corpus" / "hostile.md").write_text(HOSTILE_DOC, encoding="utf-8")
+    assistant = Assistant.load(folder / "corpus", folder / "index", embedder=HashEmbedder(),
+                               settings=Settings(model="test-hash-embedder"), log=lambda m: None)
+    assert [f for f, _ in assistant.skipped] == []
+    yield from running_app(assistant, folder / "data", staff_config())
