@@ -48,8 +48,9 @@ class Triage:
 SEMANTIC_THRESHOLDS = {"self-harm": 0.60, "overdose": 0.62}
 
 
-def load_examples(path: str) -> dict[str, list[str]]:
-    examples: dict[str, list[str]] = {}
+def sections(path: str) -> list[tuple[str, str]]:
+    """(category, line) for each entry of a data file of `[category]` sections; comments skipped."""
+    out: list[tuple[str, str]] = []
     category = "urgent"
     for raw in Path(path).read_text(encoding="utf-8").splitlines():
         line = raw.strip()
@@ -57,24 +58,22 @@ def load_examples(path: str) -> dict[str, list[str]]:
             continue
         if line.startswith("[") and line.endswith("]"):
             category = line[1:-1].strip()
-        elif category in SEMANTIC_THRESHOLDS:
+        else:
+            out.append((category, line))
+    return out
+
+
+def load_examples(path: str) -> dict[str, list[str]]:
+    examples: dict[str, list[str]] = {}
+    for category, line in sections(path):
+        if category in SEMANTIC_THRESHOLDS:
             examples.setdefault(category, []).append(line)
     return examples
 
 
 @lru_cache(maxsize=4)
 def load_patterns(path: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    patterns: list[tuple[str, re.Pattern[str]]] = []
-    category = "urgent"
-    for raw in Path(path).read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            category = line[1:-1].strip()
-            continue
-        patterns.append((category, re.compile(line, re.I)))
-    return tuple(patterns)
+    return tuple((category, re.compile(line, re.I)) for category, line in sections(path))
 
 
 def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
