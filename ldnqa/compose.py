@@ -38,6 +38,7 @@ STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
 MARGIN = 0.2
+MIN_GENERAL = 3  # sentences kept for the direct answer when studies are brought forward
 NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named  # sentences scoring within this of the best may join the answer
 # The subject of the whole corpus: present in almost every question, so they never decide coverage.
 ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
@@ -193,9 +194,10 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         if not chosen:
             return abstain(index, hits, "The sources do not say anything about " + quote_list(unaddressed)
                            + " in connection with this question.")
-    studies = findings(index, qvec, key or check.subjects) if wants_studies(query.question, named) else []
+    studies = (findings(index, qvec, key or check.subjects, query.question)
+               if wants_studies(query.question, named) else [])
     general = [c.sentence for c in chosen if c.sentence not in studies]
-    general = general[:max(1, settings.max_sentences - len(studies))]
+    general = general[:max(MIN_GENERAL, settings.max_sentences - len(studies))]  # the direct answer first
     studies = [i for i in studies if i not in general][:settings.max_sentences - len(general)]
     scores = {index.sentences[c.sentence].chunk: c.score for c in chosen}
     return cite(index, general, studies, scores)

@@ -51,7 +51,9 @@ class Synonyms:
         have = set(tokens)
         for alias, targets in self.table:
             if len(alias) > 1 and alias[0] in have and _contains(tokens, alias):
-                group = {t for target in targets for t in tokenize(target)}
+                # The targets' own words, not the alias's other words: in "side effect", "side" must
+                # not stand for any "effect" ("the effect of the disease").
+                group = {t for target in targets for t in tokenize(target)} - set(alias)
                 for stem in alias:
                     out.setdefault(stem, set()).update(group)
         return out

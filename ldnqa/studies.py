@@ -61,7 +61,13 @@ def study_documents(index: Index, subjects: Subjects) -> list[str]:
     return out
 
 
-def best_findings(index: Index, qvec: np.ndarray, doc_ids: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
+SAFETY = re.compile(r"\b(side effects?|adverse|safe|safety|tolerat\w*|harm\w*|risks?)\b", re.I)
+SAFETY_FINDING = re.compile(r"\b(side effects?|adverse|tolerat\w*|dreams?|nausea|headaches?|insomnia|"
+                            r"dizziness|diarrh\w*|safety)\b", re.I)
+
+
+def best_findings(index: Index, qvec: np.ndarray, doc_ids: Sequence[str],
+                  safety: bool = False) -> list[tuple[str, int, int, int, int]]:
     """(doc id, evidence rank, participants, direction, sentence id) of each study's best finding,
     for the studies whose finding is about what was asked (within RELEVANCE_MARGIN of the most relevant).
     """
@@ -73,7 +79,10 @@ def best_findings(index: Index, qvec: np.ndarray, doc_ids: Sequence[str]) -> lis
         for i in ids:
             text = index.sentences[i].text
             d = direction(text)
-            if d == 0 or not FINDING.search(text):
+            if safety:  # what the studies found about side effects, whichever way it points
+                if not SAFETY_FINDING.search(text):
+                    continue
+            elif d == 0 or not FINDING.search(text):
                 continue
             sim = float(index.sentence_vectors[i] @ qvec)
             conclusion = 0.15 if re.search(r"\bconclu", text, re.I) else 0.0  # a study's own summary
@@ -103,9 +112,10 @@ def pick_findings(studies: Sequence[tuple], limit: int) -> list[str]:
     return [s[0] for s in chosen]
 
 
-def findings(index: Index, qvec: np.ndarray, subjects: Subjects, limit: int = MAX_FINDINGS) -> list[int]:
+def findings(index: Index, qvec: np.ndarray, subjects: Subjects, question: str = "",
+             limit: int = MAX_FINDINGS) -> list[int]:
     """Sentence ids of the findings to show, strongest study first."""
-    found = best_findings(index, qvec, study_documents(index, subjects))
+    found = best_findings(index, qvec, study_documents(index, subjects), bool(SAFETY.search(question)))
     keep = pick_findings(found, limit)
     by_doc = {f[0]: f[4] for f in found}
     return [by_doc[d] for d in keep]

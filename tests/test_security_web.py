@@ -20,6 +20,15 @@ from ldnqa.staff import SCRYPT_N, StaffConfig, make_hash_line
 # --- rate limits --------------------------------------------------------------------------------
 
 
+def run_async(coro):  # noqa: ANN001, ANN201
+    """asyncio.run in a thread of its own: a browser test may have left an event loop running in this one
+    (Playwright's sync API does), and asyncio.run refuses to start inside a running loop."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def test_token_bucket_allows_a_burst_then_refills_at_its_rate():
     now = [0.0]
     limiter = RateLimiter(per_minute=6, burst=3, clock=lambda: now[0])
@@ -156,7 +165,7 @@ def test_a_body_that_trickles_in_is_cut_off():
     for header in ((b"transfer-encoding", b"chunked"), (b"content-length", b"1000")):
         sent.clear()
         scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "headers": [header]}
-        asyncio.run(Guard(app, body_timeout=0.1)(scope, slow_receive, send))
+        run_async(Guard(app, body_timeout=0.1)(scope, slow_receive, send))
         assert sent[0]["status"] == 408 and seen == []
 
 
@@ -300,5 +309,5 @@ def test_questions_beyond_the_waiting_limit_are_turned_away_at_once():
         release.set()
         return [await t for t in tasks]
 
-    first, second, third = asyncio.run(main())
+    first, second, third = run_async(main())
     assert first["citations"] and second["citations"] and third is None and gate.waiting == 0
