@@ -194,7 +194,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         if not chosen:
             return abstain(index, hits, "The sources do not say anything about " + quote_list(unaddressed)
                            + " in connection with this question.")
-    studies = (findings(index, qvec, key or check.subjects, query.question)
+    room = max(1, settings.max_sentences - MIN_GENERAL)  # balanced (both directions) within this room
+    studies = (findings(index, qvec, key or check.subjects, query.question, limit=room)
                if wants_studies(query.question, named) else [])
     general = [c.sentence for c in chosen if c.sentence not in studies]
     general = general[:max(MIN_GENERAL, settings.max_sentences - len(studies))]  # the direct answer first
