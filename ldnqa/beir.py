@@ -35,7 +35,7 @@ from .chunking import chunk_document
 from .embedding import Embedder
 from .errors import CorpusError, InputError
 from .lexical import BM25, tokenize
-from .retrieval import fuse_scores, rrf, zscore
+from .retrieval import fuse_scores, rrf
 from .types import Document
 from .vectors import DenseIndex
 

@@ -22,7 +22,6 @@ import numpy as np
 from .config import Settings
 from .coverage import Embed, Subjects, SubjectCheck, coverage, important
 from .citing import Composition, abstain, cite, quote_list
-from .evidence import Claim, disagreements
 from .indexing import Index
 from .lexical import tokenize
 from .query import Query

@@ -67,11 +67,6 @@ def direction(sentence: str) -> int:
     return 1 if POSITIVE.search(sentence) else 0
 
 
-def asks_about_efficacy(question: str) -> bool:
-    """Whether LDN works, how well, or how safe it is: questions the studies must answer too."""
-    return bool(EFFICACY_QUESTION.search(question))
-
-
 @lru_cache(maxsize=1)
 def contrasts() -> tuple[tuple[str, str], ...]:
     pairs = []

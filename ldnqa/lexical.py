@@ -84,7 +84,11 @@ class BM25:
 
     def search(self, tokens: Sequence[str], k: int, weights: Sequence[float] | None = None
                ) -> list[tuple[int, float]]:
-        scores = self.scores(tokens, weights)
+        return self.top(self.scores(tokens, weights), k)
+
+    @staticmethod
+    def top(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k highest non-zero scores of a `scores` array, best first."""
         k = min(k, int(np.count_nonzero(scores)))
         if k <= 0:
             return []
