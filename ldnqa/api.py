@@ -115,16 +115,22 @@ def ask_input(data: dict[str, Any]) -> tuple[str, list[str]] | JSONResponse:
     return question, history
 
 
+async def admitted_body(bucket: RateLimiter, request: Request, what: str) -> dict[str, Any] | Response:
+    """The request's JSON object, or the 429/4xx response when the client is over its rate limit or
+    the body is not a JSON object."""
+    refused = limited(bucket, request, what)
+    if refused:
+        return refused
+    return await json_body(request)
+
+
 def add_api(app: FastAPI, gate: EngineGate, store: FeedbackStore, limits: RateLimits) -> None:
     """The /api routes on `app`."""
 
     @app.post("/api/ask")
     async def api_ask(request: Request) -> Response:
-        refused = limited(limits.ask, request, "questions")
-        if refused:
-            return refused
-        data = await json_body(request)
-        if isinstance(data, JSONResponse):
+        data = await admitted_body(limits.ask, request, "questions")
+        if isinstance(data, Response):
             return data
         checked = ask_input(data)
         if isinstance(checked, JSONResponse):
@@ -142,11 +148,8 @@ def add_api(app: FastAPI, gate: EngineGate, store: FeedbackStore, limits: RateLi
 
     @app.post("/api/feedback")
     async def api_feedback(request: Request) -> Response:
-        refused = limited(limits.feedback, request, "feedback messages")
-        if refused:
-            return refused
-        data = await json_body(request)
-        if isinstance(data, JSONResponse):
+        data = await admitted_body(limits.feedback, request, "feedback messages")
+        if isinstance(data, Response):
             return data
         try:
             item = await anyio.to_thread.run_sync(lambda: store.add(
