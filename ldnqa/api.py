@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 from typing import Any, Mapping
 
@@ -28,17 +29,35 @@ MAX_WAITING = 64  # questions queued for the engine beyond this get a 503 "busy"
 API_ROUTES = {"ask": "POST", "feedback": "POST", "health": "GET"}
 
 
+def concurrent_asks() -> int:
+    """How many questions the engine answers at once: LDNQA_CONCURRENT_ASKS, else 2.
+
+    Why 2 on two cores: while one question is in the model (native code, which releases the GIL), another
+    can run its Python (retrieval, composition), so the cores stay busy; more only queues inside the
+    process. Measured with `ldnqa bench` (docs/performance.md)."""
+    raw = os.environ.get("LDNQA_CONCURRENT_ASKS", "2")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"LDNQA_CONCURRENT_ASKS must be a whole number, not {raw!r}") from None
+    if not 1 <= value <= 64:
+        raise ValueError(f"LDNQA_CONCURRENT_ASKS must be between 1 and 64, not {value}")
+    return value
+
+
 class EngineGate:
-    """The engine as the web app uses it: one question at a time, answers as JSON-ready dicts.
+    """The engine as the web app uses it: at most `concurrency` questions at a time (the engine is
+    thread-safe; the limit keeps the cores from being oversubscribed), answers as JSON-ready dicts.
 
     Chat-page questions (Gradio's worker threads) call `ask`; API questions await `ask_async`, which
     waits for the engine without holding a worker thread and refuses when the queue is too long."""
 
-    def __init__(self, assistant: Any, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(self, assistant: Any, max_waiting: int = MAX_WAITING, concurrency: int | None = None) -> None:
         self.assistant = assistant
         self.max_waiting = max_waiting
         self.waiting = 0
-        self._lock = threading.Lock()
+        self.concurrency = concurrency or concurrent_asks()
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         self._limiter: anyio.CapacityLimiter | None = None
         counts = assistant.passage_counts
         self.health = {"status": "ok", "documents": len(assistant.documents),
@@ -46,7 +65,7 @@ class EngineGate:
                        "skipped": [{"file": str(f), "reason": str(r)} for f, r in assistant.skipped]}
 
     def ask(self, question: str, history: list[str]) -> dict[str, Any]:
-        with self._lock:
+        with self._slots:
             return dict(self.assistant.ask(question, history=history).to_dict())
 
     async def ask_async(self, question: str, history: list[str]) -> dict[str, Any] | None:
@@ -54,7 +73,7 @@ class EngineGate:
         if self.waiting >= self.max_waiting:
             return None
         if self._limiter is None:  # made on first use, inside the server's event loop
-            self._limiter = anyio.CapacityLimiter(1)
+            self._limiter = anyio.CapacityLimiter(self.concurrency)
         self.waiting += 1
         try:
             return await anyio.to_thread.run_sync(self.ask, question, history, limiter=self._limiter)

@@ -17,7 +17,7 @@ from typing import Sequence
 from .compose import DISCLAIMER, Composition, compose
 from .config import Settings
 from .coverage import check_subjects
-from .embedding import Embedder, SentenceTransformerEmbedder
+from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
 from .errors import InputError
 from .indexing import Index, Log, load_or_build, stderr_log
 from .lexical import tokenize
@@ -52,6 +52,7 @@ class Assistant:
              log: Log = stderr_log) -> "Assistant":
         """Load the corpus and its index, building or refreshing the index when the corpus changed."""
         settings = settings or Settings.from_env()
+        single_threaded_blas()
         corpus = load_corpus(corpus_dir)
         for path, reason in corpus.skipped:
             log(f"Skipped {path}: {reason}")

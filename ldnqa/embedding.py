@@ -47,6 +47,32 @@ def offline() -> None:
         os.environ.setdefault(key, value)
 
 
+def single_threaded_blas() -> None:
+    """Let numpy's BLAS use one thread in this process (the per-question vector products are small).
+
+    Why: OpenBLAS starts a thread per core and its idle threads spin. Measured (docs/performance.md): an
+    in-process `ask` cost 24 ms of CPU for 13 ms of wall time with the default, 13.5 ms with one thread,
+    and a server under concurrent load had that much less CPU for answering. Skipped without
+    threadpoolctl (it comes with sentence-transformers' scikit-learn)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def serving_threads(concurrent: int) -> int | None:
+    """Encoder threads per model call for a server answering `concurrent` questions at once: the CPUs
+    shared among them (at least 1), unless LDNQA_THREADS says otherwise (None: the encoder's default).
+
+    Measured with 8 clients on 2 cores (docs/performance.md): 2 questions at once with 1 thread each
+    answer more per second than 1 question with 2 threads, or 2 with 2 threads each."""
+    if os.environ.get("LDNQA_THREADS"):
+        return None
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // max(1, concurrent))
+
+
 def resolve_model(name: str) -> str:
     """A model name or path to a local directory; the default name maps to the bundled copy."""
     if name.lower() in BUNDLED:

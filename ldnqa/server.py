@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from . import ui  # sets the no-network environment before gradio is imported
-from .api import EngineGate, add_api, error
+from .api import EngineGate, add_api, concurrent_asks, error
 from .errors import LdnqaError
 from .feedback import FeedbackStore, retention_days
 from .feedback_pg import open_store, store_location
@@ -107,16 +107,16 @@ def lifespan_for(store: FeedbackStore, days: float | None) -> Any:
 
 def create_app(assistant: Any, data_dir: Path | str, staff: StaffConfig | None = None,
                session_secret: bytes | None = None, limits: RateLimits | None = None,
-               retention: float | str | None = "env") -> FastAPI:
-    """The whole web app for an engine object. Staff credentials, rate limits and the feedback
-    retention (days, None for forever) default to the environment."""
+               retention: float | str | None = "env", concurrency: int | None = None) -> FastAPI:
+    """The whole web app for an engine object. Staff credentials, rate limits, the feedback retention
+    (days, None for forever) and the questions answered at once default to the environment."""
     data_dir = Path(data_dir)
     staff = StaffConfig.from_env() if staff is None else staff
     limits = RateLimits.from_env() if limits is None else limits
     days = retention_days() if retention == "env" else retention
     store = open_store(data_dir)  # PostgreSQL when LDNQA_DATABASE_URL is set, else SQLite in data_dir
     sessions = Sessions(session_secret or load_secret(data_dir))
-    gate = EngineGate(assistant)
+    gate = EngineGate(assistant, concurrency=concurrency)
     for name, reason in assistant.skipped:
         log.warning("corpus file skipped: %s: %s", name, reason)
     app = FastAPI(title="ldnqa", docs_url=None, redoc_url=None, openapi_url=None,
@@ -194,15 +194,23 @@ def serve(host: str | None = None, port: int | None = None, corpus_dir: Path | s
         log.info("staff access enabled for %d user(s) at /staff", len(staff.users))
     else:
         log.warning("%s", staff.problem)
+    try:
+        concurrency = concurrent_asks()
+    except ValueError as exc:
+        raise SystemExit(f"Error: {exc}") from None
     from . import Assistant  # the engine; imported late so that `--help` stays fast
+    from .config import Settings
+    from .embedding import SentenceTransformerEmbedder, serving_threads
 
-    assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir),
-                               log=lambda message: log.info("%s", message))
+    settings = Settings.from_env()
+    embedder = SentenceTransformerEmbedder(settings.model, threads=serving_threads(concurrency))
+    assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir), embedder=embedder,
+                               settings=settings, log=lambda message: log.info("%s", message))
     try:  # load the model now, not on the first visitor's question
         assistant.ask("What is low-dose naltrexone?", history=[])
     except LdnqaError as exc:
         log.warning("warm-up question failed: %s", exc)
-    app = create_app(assistant, data_dir, staff, limits=limits, retention=days)
+    app = create_app(assistant, data_dir, staff, limits=limits, retention=days, concurrency=concurrency)
     log.info("feedback is stored in %s (kept %s)", store_location(app.state.store),
              f"{days:g} days" if days is not None else "until purged by hand")
     log.info("rate limits per client: %s questions/min (burst %d), %s feedback/min (burst %d)",

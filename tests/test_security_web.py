@@ -4,8 +4,10 @@ protection. (Each test here fails if its protection is removed from ldnqa/.)"""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +313,53 @@ def test_questions_beyond_the_waiting_limit_are_turned_away_at_once():
 
     first, second, third = run_async(main())
     assert first["citations"] and second["citations"] and third is None and gate.waiting == 0
+
+
+def test_the_engine_answers_at_most_its_concurrency_at_once():
+    """API and chat-page questions share the gate: never more than `concurrency` in the engine."""
+    import threading as th
+
+    from ldnqa.api import EngineGate
+
+    for concurrency in (1, 2):
+        lock, inside, most = th.Lock(), [0], [0]
+
+        class Counting(StubAssistant):
+            def ask(self, question, history=()):  # noqa: ANN001, ANN201
+                with lock:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.05)
+                with lock:
+                    inside[0] -= 1
+                return super().ask(question, history)
+
+        gate = EngineGate(Counting(), concurrency=concurrency)
+
+        async def main() -> list[Any]:
+            chat = [asyncio.to_thread(gate.ask, "Does LDN help?", []) for _ in range(2)]  # noqa: B023
+            api = [gate.ask_async("Does LDN help?", []) for _ in range(4)]  # noqa: B023
+            return await asyncio.gather(*chat, *api)
+
+        answers = run_async(main())
+        assert len(answers) == 6 and all(a["citations"] for a in answers)
+        assert most[0] == concurrency and gate.waiting == 0
+
+
+def test_concurrency_and_encoder_threads_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    from ldnqa.api import concurrent_asks
+    from ldnqa.embedding import serving_threads
+
+    monkeypatch.delenv("LDNQA_CONCURRENT_ASKS", raising=False)
+    monkeypatch.delenv("LDNQA_THREADS", raising=False)
+    assert concurrent_asks() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert serving_threads(2) == 1 and serving_threads(1) == 2 and serving_threads(4) == 1
+    monkeypatch.setenv("LDNQA_THREADS", "2")
+    assert serving_threads(2) is None  # the operator's choice stands (the encoder reads it)
+    monkeypatch.setenv("LDNQA_CONCURRENT_ASKS", "3")
+    assert concurrent_asks() == 3
+    for bad in ("two", "0", "65"):
+        monkeypatch.setenv("LDNQA_CONCURRENT_ASKS", bad)
+        with pytest.raises(ValueError, match="LDNQA_CONCURRENT_ASKS"):
+            concurrent_asks()
