@@ -128,3 +128,26 @@ def test_answering_with_onnx_imports_no_torch(model_dir: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ}).stdout.split()
     assert out == ["onnx", "384", "False", "False"]
+
+
+def test_length_groups_split_where_padding_would_cost_more_than_a_call() -> None:
+    groups = onnx_encoder.length_groups
+    # Three single words and three question-length texts: two calls, not one padded to 16 tokens.
+    assert groups([4, 16, 3, 15, 4, 16], max_batch=32) == [[2, 0, 4], [3, 1, 5]]
+    assert groups([12, 14, 13], max_batch=32) == [[0, 2, 1]]  # similar lengths: one call
+    assert groups([5] * 5, max_batch=2) == [[0], [1, 2], [3, 4]]  # never more than max_batch a call
+    assert groups([], max_batch=32) == []
+    for lengths in ([3, 40, 7, 7, 90, 12, 12, 12, 2], list(range(1, 60, 3))):  # every text once, cheapest
+        got = groups(lengths, max_batch=4)
+        assert sorted(i for g in got for i in g) == list(range(len(lengths)))
+        assert all(len(g) <= 4 for g in got)
+        cost = sum(onnx_encoder.CALL_TOKENS + len(g) * max(lengths[i] for i in g) for g in got)
+        one_each = sum(onnx_encoder.CALL_TOKENS + n for n in lengths)
+        assert cost <= one_each
+
+
+def test_pad_masks_the_padding() -> None:
+    feeds = onnx_encoder.pad([[101, 7, 102], [101, 102]])
+    assert feeds["input_ids"].tolist() == [[101, 7, 102], [101, 102, 0]]
+    assert feeds["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert feeds["token_type_ids"].tolist() == [[0, 0, 0], [0, 0, 0]]
