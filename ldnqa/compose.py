@@ -36,12 +36,15 @@ STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s
                              r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
-MARGIN = 0.2
+MARGIN = 0.2  # sentences scoring within this of the best may join the answer
 MIN_GENERAL = 3  # sentences kept for the direct answer when studies are brought forward
-NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named  # sentences scoring within this of the best may join the answer
+NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named
 # The subject of the whole corpus: present in almost every question, so they never decide coverage.
 ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
 NEAR_DUPLICATE = 0.86  # sentence-vector cosine above which two sentences say the same thing
+# Unaddressed words checked by ablation (one text each to embed), the rarest first: bounds the cost of a
+# long message (an 8-word story costs 4x a short question) and never bound in the question sets.
+MAX_ABLATIONS = 3
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,13 @@ class Candidate:
 
 
 # What kind of answer a question asks for, and how a sentence that gives one looks.
+NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|hundred|dozen"
 ANSWER_TYPES = [
+    # "What even is it?": a sentence that says what the drug is
+    (re.compile(r"\bwhat(?:'s| is| even is| exactly is| is this| is that)\s+(?:it|this|that|ldn|naltrexone|"
+                r"low[- ]dose naltrexone)\s*(?:exactly|anyway|even)?\s*(?:\?|$)", re.I),
+     re.compile(r"\b(is|are) (an?|the|classic)\b[^.]{0,40}\b(medication|medicine|drug|antagonists?|blocker|"
+                r"blocking)\b", re.I)),
     (re.compile(r"\bwho (should|must|can)(n't| not)\b|\b(avoid|contraindicat\w*|not (take|use))\b", re.I),
      re.compile(r"\b(contraindicat\w*|avoid\w*|should not|must not|caution|not be (taken|prescribed|used)|"
                 r"cannot be prescribed)\b", re.I)),
@@ -71,7 +80,8 @@ ANSWER_TYPES = [
     (re.compile(r"^\s*when\b|\b(what time|time of day|morning or (night|evening))\b", re.I),
      re.compile(r"\b(morning|night|nightly|bedtime|evening|daily|once a day|at \d)", re.I)),
     (re.compile(r"\b(how many|how much|what dose|which dose|what dosage|how high|how low|milligrams?|mg)\b", re.I),
-     re.compile(r"\b\d+(\.\d+)?\s?(mg|milligrams?|micrograms?|%|percent|patients|participants|women|people)?\b", re.I)),
+     re.compile(r"\b(\d+(\.\d+)?|" + NUMBER_WORDS + r")\s?(mg|milligrams?|micrograms?|%|percent|patients|participants|"
+                r"women|men|people|adults|children)?\b", re.I)),
     (re.compile(r"\b(cost|price|expensive|cheap|afford)", re.I),
      re.compile(r"\b(cost|price|inexpensive|expensive|insurance|\$\d)", re.I)),
 ]
@@ -93,9 +103,12 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
     qvec = qvec.reshape(-1)
     rank = {h.chunk: r for r, h in enumerate(hits)}
     ids = [i for i, s in enumerate(index.sentences) if s.chunk in rank or s.doc_id in named]
-    if len(index.sentences):
-        nearest = np.argsort(-(index.sentence_vectors @ qvec))[:extra]
+    if len(index.sentences) > extra:
+        sims = index.sentence_vectors @ qvec
+        nearest = np.argpartition(-sims, extra)[:extra]  # the `extra` closest, in no order (ranked below)
         ids = list(dict.fromkeys(ids + [int(i) for i in nearest]))
+    elif len(index.sentences):
+        ids = list(dict.fromkeys(ids + list(range(len(index.sentences)))))
     return score_sentences(index, ids, qvec, subjects, wanted, named, negated, rank)
 
 
@@ -106,25 +119,24 @@ def score_sentences(index: Index, ids: list[int], qvec: np.ndarray, subjects: Su
     if not ids:
         return []
     qvec = qvec.reshape(-1)
-    sims = index.sentence_vectors[ids] @ qvec
-    doc_sims = index.doc_vectors @ qvec
+    sims = (index.sentence_vectors[ids] @ qvec).tolist()
+    chunk_sims = (index.chunk_vectors @ qvec).tolist()
+    doc_sims = (index.doc_vectors @ qvec).tolist()
+    generic = (GENERIC_WEIGHT * index.genericness[ids]).tolist()
     out = []
-    for i, sim in zip(ids, sims):
+    for i, sim, gen in zip(ids, sims, generic):
         sent = index.sentences[i]
-        doc_sim = float(doc_sims[index.doc_row[sent.doc_id]])
-        relevance = 0.5 * float(sim) + 0.3 * float(index.chunk_vectors[sent.chunk] @ qvec) + 0.2 * doc_sim
+        doc_sim = doc_sims[index.doc_row[sent.doc_id]]
+        relevance = 0.5 * sim + 0.3 * chunk_sims[sent.chunk] + 0.2 * doc_sim
         if sent.doc_id in named:  # the question is about this document: its identity is the relevance
-            relevance = max(relevance, 0.6 * doc_sim + 0.4 * float(sim))
+            relevance = max(relevance, 0.6 * doc_sim + 0.4 * sim)
         # Subject words in the sentence itself count most; in its passage, heading or document, half.
-        focus = (coverage(subjects, index.sentence_stems[i] | index.heading_stems[sent.chunk])
-                 + coverage(subjects, context_stems(index, sent.chunk))) / 2
+        focus = (coverage(subjects, index.focus_stems[i]) + coverage(subjects, index.context_stems[sent.chunk])) / 2
         typed = 0.12 if wanted and wanted.search(sent.text) else 0.0
         if negated and NEGATION.search(sent.text):
             typed += 0.05  # "Why do some doctors *not* prescribe it?" wants a sentence saying what is not
-        generic = GENERIC_WEIGHT * float(index.sentence_vectors[i] @ index.centroid)
         r = rank.get(sent.chunk, len(rank))
-        out.append(Candidate(i, r, relevance, focus,
-                             relevance + FOCUS_WEIGHT * focus + typed - generic - 0.005 * r))
+        out.append(Candidate(i, r, relevance, focus, relevance + FOCUS_WEIGHT * focus + typed - gen - 0.005 * r))
     return sorted(out, key=lambda c: -c.score)
 
 
@@ -143,13 +155,9 @@ def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]
     return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
 
 
-def card_stems(index: Index, doc_id: str, chunk: int) -> set[str]:
-    """Words that say where a sentence stands: its heading and what its document is."""
-    return index.heading_stems[chunk] | index.card_stems[doc_id]
-
-
-def context_stems(index: Index, chunk: int) -> set[str]:
-    return index.chunk_stems[chunk] | card_stems(index, index.chunks[chunk].doc_id, chunk)
+def context_stems(index: Index, chunk: int) -> frozenset[str]:
+    """Words that say where a sentence stands: its passage, heading and what its document is."""
+    return index.context_stems[chunk]
 
 
 def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Candidate]:
@@ -183,7 +191,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(context_stems(index, index.sentences[c.sentence].chunk) for c in chosen))
-    unaddressed = important(query.question, [s.word for s in key if s.matching.isdisjoint(passages)], embed)
+    absent = sorted((s for s in key if s.matching.isdisjoint(passages)), key=lambda s: -s.weight)
+    unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).
         needed = [s for s in key if any(w in unaddressed for w in s.word.split()) or s.word in " ".join(unaddressed).split()]

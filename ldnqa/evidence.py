@@ -60,6 +60,7 @@ def evidence_label(meta: Mapping[str, object], kind: str) -> str:
     return str(meta.get("evidence") or EVIDENCE_ORDER[evidence_rank(meta, kind)])
 
 
+@lru_cache(maxsize=8192)  # quoted sentences come from the corpus: the same few thousand, question after question
 def direction(sentence: str) -> int:
     """-1 for a negative finding, +1 for a positive one, 0 when the sentence states neither."""
     if NEGATIVE.search(sentence):
@@ -119,9 +120,15 @@ def equivalents() -> dict[str, str]:
     return out
 
 
-def content(text: str) -> set[str]:
+@lru_cache(maxsize=8192)
+def content(text: str) -> frozenset[str]:
     eq = equivalents()
-    return {eq.get(t, t) for t in tokenize(text)} - GENERIC_STEMS
+    return frozenset(eq.get(t, t) for t in tokenize(text)) - GENERIC_STEMS
+
+
+@lru_cache(maxsize=8192)
+def all_stems(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text, keep_stopwords=True))
 
 
 def same_subject(a: str, b: str) -> bool:
@@ -165,7 +172,7 @@ def disagreements(claims: Sequence[Claim]) -> list[Disagreement]:
 
 def contrast(a: str, b: str) -> str:
     """The opposite pair of words the two sentences use for the same thing, or ""."""
-    ta, tb = set(tokenize(a, keep_stopwords=True)), set(tokenize(b, keep_stopwords=True))
+    ta, tb = all_stems(a), all_stems(b)
     for left, right in contrasts():
         for x, y in ((ta, tb), (tb, ta)):
             if left in x and right in y and not (right in x or left in y):

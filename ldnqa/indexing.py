@@ -76,6 +76,11 @@ class Index:
                 self.stems_by_prefix.setdefault(stem[:5], []).append(stem)
         mean = self.sentence_vectors.mean(axis=0) if len(self.sentence_vectors) else np.zeros(1, np.float32)
         self.centroid = mean / (np.linalg.norm(mean) or 1.0)  # what all sentences share
+        # Per question, composition reads these for every candidate sentence; unions made once here.
+        self.context_stems = [stems | self.heading_stems[i] | self.card_stems[c.doc_id]
+                              for i, (c, stems) in enumerate(zip(self.chunks, self.chunk_stems))]
+        self.focus_stems = [stems | self.heading_stems[s.chunk] for s, stems in zip(self.sentences, self.sentence_stems)]
+        self.genericness = self.sentence_vectors @ self.centroid if len(self.sentences) else np.zeros(0)
 
 
 def embed_text(chunk: Chunk, doc: Document) -> str:

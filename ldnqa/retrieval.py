@@ -49,20 +49,21 @@ def fuse_scores(dense: np.ndarray, lexical: np.ndarray, dense_weight: float, dep
     return dense_weight * zscore(dense, depth) + (1.0 - dense_weight) * zscore(lexical, depth)
 
 
-def zscore_fusion(index: Index, query: Query, vector: np.ndarray, settings: Settings
+Ranked = list[tuple[int, float]]  # (passage, score), best first
+
+
+def zscore_fusion(dense_list: Ranked, lexical_list: Ranked, lexical_all: np.ndarray, settings: Settings
                   ) -> list[tuple[int, float, list[int | None]]]:
-    """Fused (id, score, ranks) for the union of both retrievers' top lists, best first."""
-    scores, ids = index.dense.search(vector, settings.dense_k)
-    dense_list = [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
-    lexical_all = index.lexical.scores(query.terms, query.weights)
-    lexical_list = index.lexical.search(query.terms, settings.lexical_k, query.weights)
+    """Fused (id, score, ranks) for the union of both retrievers' top lists, best first.
+
+    A passage outside the dense top list gets the list's lowest score; BM25 scores are known for all."""
     rows = list(dict.fromkeys([i for i, _ in dense_list] + [i for i, _ in lexical_list]))
     if not rows:
         return []
     floor = min(s for _, s in dense_list) if dense_list else 0.0
     dense_of = dict(dense_list)
     dense = np.array([dense_of.get(r, floor) for r in rows], dtype=np.float32)
-    lexical = np.array([lexical_all[r] for r in rows], dtype=np.float32)
+    lexical = lexical_all[rows].astype(np.float32)
     fused = fuse_scores(dense, lexical, settings.dense_weight, settings.dense_k)
     dense_rank = {i: n for n, (i, _) in enumerate(dense_list, 1)}
     lexical_rank = {i: n for n, (i, _) in enumerate(lexical_list, 1)}
@@ -70,13 +71,9 @@ def zscore_fusion(index: Index, query: Query, vector: np.ndarray, settings: Sett
     return [(rows[j], float(fused[j]), [dense_rank.get(rows[j]), lexical_rank.get(rows[j])]) for j in order]
 
 
-def dense_ranking(index: Index, vector: np.ndarray, k: int) -> list[int]:
-    _, ids = index.dense.search(vector, k)
-    return [int(i) for i in ids[0] if i >= 0]
-
-
-def lexical_ranking(index: Index, query: Query, k: int) -> list[int]:
-    return [i for i, _ in index.lexical.search(query.terms, k, query.weights)]
+def dense_search(index: Index, vector: np.ndarray, k: int) -> Ranked:
+    scores, ids = index.dense.search(vector, k)
+    return [(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
 
 
 GUARANTEED = 2  # each retriever's own best passages always reach the answer step
@@ -89,10 +86,13 @@ def retrieve(index: Index, query: Query, vector: np.ndarray, settings: Settings,
     "PTI-901", found by BM25 alone) can drop below passages both rank moderately. The top GUARANTEED
     passages of each ranking therefore always take a place, replacing the weakest fused ones.
     """
-    dense = dense_ranking(index, vector, settings.dense_k)
-    lexical = lexical_ranking(index, query, settings.lexical_k)
+    # Each retriever runs once; fusion reuses their lists (and BM25's scores of every passage).
+    dense_list = dense_search(index, vector, settings.dense_k)
+    lexical_all = index.lexical.scores(query.terms, query.weights)
+    lexical_list = index.lexical.top(lexical_all, settings.lexical_k)
+    dense, lexical = [i for i, _ in dense_list], [i for i, _ in lexical_list]
     if settings.fusion == "zscore":
-        fused = zscore_fusion(index, query, vector, settings)
+        fused = zscore_fusion(dense_list, lexical_list, lexical_all, settings)
     else:
         fused = rrf([dense, lexical], settings.rrf_k, len(dense) + len(lexical))
     must = list(dict.fromkeys(dense[:GUARANTEED] + lexical[:GUARANTEED]))
