@@ -245,7 +245,9 @@ def run(corpus_dir: str | Path, index_dir: str | Path, quick: bool = False, log:
                                                     80 if quick else 240, 20.0)
         log("Comparing encoder backends and thread counts...")
         report["encoders"] = measure_encoders(settings.model, texts, quick, log)
-        report["server"] = serve_and_measure(corpus, index, Path(tmp), QUESTIONS, log, quick)
+        report["server"] = serve_and_measure(  # HTTP rounds alternate with rounds of embedding alone
+            corpus, index, Path(tmp), QUESTIONS, log, quick,
+            embed_8=lambda n: run_clients(lambda i: embedder.embed(texts[i % len(texts)]), 8, n, 20.0))
     report["bench_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     report["machine"]["load_average_at_end"] = os.getloadavg()
     report["targets"] = check(report)
@@ -255,7 +257,8 @@ def run(corpus_dir: str | Path, index_dir: str | Path, quick: bool = False, log:
 def check(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each target with the measured value and whether it is met."""
     server = r["server"]
-    http8 = server["http_8"]["throughput_per_s"] / max(r["embedding_clients_8"]["throughput_per_s"], 1e-9)
+    http8 = server.get("http8_vs_embed8") or (  # the median of rounds measured side by side
+        server["http_8"]["throughput_per_s"] / max(r["embedding_clients_8"]["throughput_per_s"], 1e-9))
     refresh = max(r["index"]["refresh_edit_s"], r["index"]["refresh_add_s"])
     values = {"ask_p50_ratio": (r["ask"]["ratio_p50"], "<="), "ask_p95_ratio": (r["ask"]["ratio_p95"], "<="),
               "cold_start_s": (server["cold_start_s"], "<="), "import_s": (r["import_ldnqa_s"], "<"),
@@ -300,6 +303,10 @@ def render(r: dict[str, Any]) -> str:
                      f"p95 {e['alone']['p95_ms']:6.2f} ms  8 callers {e['clients_8']['throughput_per_s']:6.1f}/s")
     lines.append(f"Embedding step alone: 1 caller {r['embedding_clients_1']['throughput_per_s']:.1f}/s, "
                  f"8 callers {r['embedding_clients_8']['throughput_per_s']:.1f}/s")
+    if s.get("rounds_8"):
+        lines.append("HTTP 8 clients vs embedding alone 8 callers, rounds side by side: " + ", ".join(
+            f"{p['http_8']['throughput_per_s']:.0f}/{p['embedding_8']['throughput_per_s']:.0f}"
+            for p in s["rounds_8"] if p["embedding_8"]) + f" per s (median ratio {s.get('http8_vs_embed8')})")
     lines.append(f"Server cold start (process start to first answer) {s['cold_start_s']:.2f} s")
     for n in (1, 8):
         h = s[f"http_{n}"]

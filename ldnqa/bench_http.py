@@ -163,17 +163,37 @@ def http_load(port: int, questions: Sequence[Question], clients: int, total: int
 
 
 def serve_and_measure(corpus: Path, index: Path, work: Path, questions: Sequence[Question],
-                      log: Callable[[str], None], quick: bool = False) -> dict[str, Any]:
-    """Cold start, HTTP load with 1 and 8 clients, and server memory, from one server process."""
+                      log: Callable[[str], None], quick: bool = False,
+                      embed_8: Callable[[int], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Cold start, HTTP load with 1 and 8 clients, and server memory, from one server process.
+
+    With `embed_8` (n -> `run_clients` figures of n query embeddings by 8 callers in this process), the
+    8-client HTTP load runs in rounds, each next to a round of embedding alone, so that both see the same
+    machine load: `rounds_8` holds each pair and their ratio, `http8_vs_embed8` the median ratio."""
     server = ServerProcess(corpus, index, work / "server-data")
     log("Starting the web server (cold start)...")
     try:
         cold = server.start()
         out: dict[str, Any] = {"cold_start_s": round(cold, 2), "memory_after_start": server.memory()}
-        for clients, total, seconds in ((1, 20 if quick else 60, 30.0), (8, 60 if quick else 240, 45.0)):
-            log(f"HTTP /api/ask with {clients} client(s)...")
-            http_load(server.port, questions[:4], clients, clients * 2, 10.0)  # warm connections
-            out[f"http_{clients}"] = http_load(server.port, questions, clients, total, seconds)
+        log("HTTP /api/ask with 1 client(s)...")
+        http_load(server.port, questions[:4], 1, 2, 10.0)  # warm the connection
+        out["http_1"] = http_load(server.port, questions, 1, 20 if quick else 60, 30.0)
+        log("HTTP /api/ask with 8 client(s)...")
+        http_load(server.port, questions[:4], 8, 16, 10.0)
+        rounds, total = (3, 60) if quick else (5, 120)
+        pairs = []
+        for _ in range(rounds):
+            embedding = embed_8(total) if embed_8 else None
+            http = http_load(server.port, questions, 8, total, 30.0)
+            ratio = http["throughput_per_s"] / max(embedding["throughput_per_s"], 1e-9) if embedding else None
+            pairs.append({"embedding_8": embedding, "http_8": http, "ratio": ratio})
+        middle = sorted(pairs, key=lambda p: p["ratio"] or p["http_8"]["throughput_per_s"])[len(pairs) // 2]
+        out["http_8"] = {**middle["http_8"], "requests": sum(p["http_8"]["requests"] for p in pairs),
+                         "errors": sum(p["http_8"]["errors"] for p in pairs)}
+        out["rounds_8"] = pairs
+        if embed_8:
+            out["embedding_8"] = middle["embedding_8"]
+            out["http8_vs_embed8"] = round(middle["ratio"], 3)
         out["memory_serving"] = server.memory()
         return out
     finally:

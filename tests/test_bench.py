@@ -102,6 +102,9 @@ def test_targets_are_checked_against_the_measured_values() -> None:
     assert bench.check(report(ratio_p50=1.6))["ask_p50_ratio"]["met"] is False
     assert bench.check(report(http8=50.0))["http8_vs_embed8"] == {"value": 0.5, "target": ">= 0.6", "met": False}
     assert bench.check(report(refresh=3.5))["refresh_s"]["met"] is False
+    side_by_side = report(http8=50.0)  # the median of rounds measured side by side wins when present
+    side_by_side["server"]["http8_vs_embed8"] = 0.64
+    assert bench.check(side_by_side)["http8_vs_embed8"] == {"value": 0.64, "target": ">= 0.6", "met": True}
 
 
 @pytest.mark.slow
