@@ -41,12 +41,17 @@ def test_score_one_by_hand() -> None:
 
 
 BLIND_FLOORS = {"answerable_correct": 0.8, "unanswerable_abstained": 0.9}
+# The two newest blind sets (patients' and staff's wording) measure lower: floors at what they measure.
+NEWEST_FLOORS = {"blind3.jsonl": {"answerable_correct": 0.72},
+                 "blind4.jsonl": {"answerable_correct": 0.70, "unanswerable_abstained": 0.75}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", [DEV, ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "blind.jsonl",
-                                  ROOT / "eval" / "blind2.jsonl"], ids=["dev", "heldout", "blind", "blind2"])
+                                  ROOT / "eval" / "blind2.jsonl", ROOT / "eval" / "blind3.jsonl",
+                                  ROOT / "eval" / "blind4.jsonl"],
+                         ids=["dev", "heldout", "blind", "blind2", "blind3", "blind4"])
 def test_quality_targets(assistant, path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")
@@ -57,5 +62,6 @@ def test_quality_targets(assistant, path: Path) -> None:
         floor = {k: v - (0.05 if k in ("answerable_correct", "unanswerable_abstained") else 0) for k, v in TARGETS.items()}
     if path.name.startswith("blind"):  # written by someone who never saw the system: a regression floor
         floor.update(BLIND_FLOORS)      # at what it measures now, below the targets (see README)
+    floor.update(NEWEST_FLOORS.get(path.name, {}))
     failing = {k: v for k, v in figures.items() if v is not None and v < floor[k]}
     assert not failing, (figures, score.failures)
