@@ -155,11 +155,6 @@ def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]
     return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
 
 
-def context_stems(index: Index, chunk: int) -> frozenset[str]:
-    """Words that say where a sentence stands: its passage, heading and what its document is."""
-    return index.context_stems[chunk]
-
-
 def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Candidate]:
     """The best sentences: close to the best score, no near-duplicates, at most `max_sentences`."""
     if not ranked:
@@ -190,14 +185,14 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     chosen = select(index, supported, settings)
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
-    passages = set().union(*(context_stems(index, index.sentences[c.sentence].chunk) for c in chosen))
+    passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
     absent = sorted((s for s in key if s.matching.isdisjoint(passages)), key=lambda s: -s.weight)
     unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).
         needed = [s for s in key if any(w in unaddressed for w in s.word.split()) or s.word in " ".join(unaddressed).split()]
         chosen = select(index, [c for c in supported
-                                if all(not s.matching.isdisjoint(context_stems(index, index.sentences[c.sentence].chunk))
+                                if all(not s.matching.isdisjoint(index.context_stems[index.sentences[c.sentence].chunk])
                                        for s in needed)], settings)
         if not chosen:
             return abstain(index, hits, "The sources do not say anything about " + quote_list(unaddressed)

@@ -77,6 +77,7 @@ class Index:
         mean = self.sentence_vectors.mean(axis=0) if len(self.sentence_vectors) else np.zeros(1, np.float32)
         self.centroid = mean / (np.linalg.norm(mean) or 1.0)  # what all sentences share
         # Per question, composition reads these for every candidate sentence; unions made once here.
+        # context_stems: where a sentence stands (its passage, heading and what its document is).
         self.context_stems = [stems | self.heading_stems[i] | self.card_stems[c.doc_id]
                               for i, (c, stems) in enumerate(zip(self.chunks, self.chunk_stems))]
         self.focus_stems = [stems | self.heading_stems[s.chunk] for s, stems in zip(self.sentences, self.sentence_stems)]
