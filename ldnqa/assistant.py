@@ -14,15 +14,17 @@ import unicodedata
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from .compose import DISCLAIMER, Composition, compose
 from .config import Settings
-from .coverage import check_subjects
+from .coverage import SubjectPlan, judge_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
 from .errors import InputError
 from .indexing import Index, Log, load_or_build, stderr_log
 from .lexical import tokenize
 from .loading import Corpus, load_corpus
-from .query import build_query, synonyms_from
+from .query import Query, build_query, synonyms_from
 from .retrieval import retrieve
 from .triage import load_examples, triage
 from .types import Answer, Document
@@ -85,23 +87,38 @@ class Assistant:
         question = self.clean(question)
         history = [h for h in (self.clean(h, strict=False) for h in self._history(history)) if h]
         query = build_query(question, history, self.synonyms, ANCHORS)
-        # One model call per question: the search text (the question, plus synonyms and context).
-        vector = self.embedder.embed([query.text])[0]
-        plain = vector
-        if query.text != question and FIRST_PERSON.search(question) and not question.rstrip().endswith("?"):
-            plain = self.embedder.embed([question])[0]  # "I took..." is judged as the user wrote it
-        urgency = triage(question, self.settings.urgent_patterns, plain, self.urgent_examples)
+        plan = plan_subjects(question, self.index, self.synonyms)
+        earlier = plan_subjects(query.context, self.index, self.synonyms) if query.context else None
+        vectors = self._embed_once(question, query, plan, earlier)
+        vector, plain = vectors[query.text], vectors.get(question)  # search text; question as written
+        urgency = triage(question, self.settings.urgent_patterns, plain if statement(question) else vector,
+                         self.urgent_examples)  # "I took..." is judged as the user wrote it
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
-        check = check_subjects(question, self.index, self.synonyms, self.embedder.embed,
-                               plain if plain is not vector or query.text == question else None)
-        if query.context:  # what the conversation was about counts too, at half weight
-            earlier = check_subjects(query.context, self.index, self.synonyms, self.embedder.embed)
-            check = check.with_context(earlier.subjects)
-        result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed)
+        check = judge_subjects(plan, self.index, vectors, plain)
+        if earlier:  # what the conversation was about counts too, at half weight
+            context = judge_subjects(earlier, self.index, vectors, vectors.get(query.context))
+            check = check.with_context(context.subjects)
+        result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed, plain)
         return Answer(question, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result), result.citations, result.notes)
+
+    def _embed_once(self, question: str, query: Query, plan: SubjectPlan,
+                    earlier: SubjectPlan | None) -> dict[str, np.ndarray]:
+        """Every text a question needs from the model, by text, in one call (a call costs ~2 ms itself).
+
+        Always the search text (the question plus synonyms and context); the question as written when
+        it differs and is needed (a first-person statement for triage, unknown words to judge); the
+        texts that judge unknown words, here and in the earlier turns.
+        """
+        texts = [query.text]
+        if statement(question) or plan.unknown or query.text == question:
+            texts += [question, *plan.texts]
+        if earlier and earlier.unknown:
+            texts += [query.context, *earlier.texts]
+        texts = list(dict.fromkeys(texts))
+        return dict(zip(texts, self.embedder.embed(texts)))
 
     def clean(self, text: object, strict: bool = True) -> str:
         """Normalise a question; InputError (a message for the user) when it cannot be answered."""
@@ -122,6 +139,11 @@ class Assistant:
         if isinstance(history, str) or not isinstance(history, (list, tuple)):
             raise InputError("history must be a list of earlier questions.")
         return [h for h in history[-self.settings.max_history:] if isinstance(h, str)]
+
+
+def statement(question: str) -> bool:
+    """A first-person statement ("I took two doses"), not a question."""
+    return bool(FIRST_PERSON.search(question)) and not question.rstrip().endswith("?")
 
 
 def notice(urgent_message: str, result: Composition) -> str:

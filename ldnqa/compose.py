@@ -172,8 +172,11 @@ def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Ca
 
 
 def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], check: SubjectCheck,
-            settings: Settings, embed: Embed) -> Composition:
-    """Choose and cite the answer's sentences, or abstain (see the module docstring for when)."""
+            settings: Settings, embed: Embed, plain: np.ndarray | None = None) -> Composition:
+    """Choose and cite the answer's sentences, or abstain (see the module docstring for when).
+
+    `plain`, the question's own vector when the caller has it, saves embedding it for ablations.
+    """
     if check.missing:
         return abstain(index, hits, "The sources do not mention " + quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
@@ -187,7 +190,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
     absent = sorted((s for s in key if s.matching.isdisjoint(passages)), key=lambda s: -s.weight)
-    unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed)
+    unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed, plain)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).
         needed = [s for s in key if any(w in unaddressed for w in s.word.split()) or s.word in " ".join(unaddressed).split()]

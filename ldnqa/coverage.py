@@ -127,13 +127,17 @@ def drop_words(question: str, words: Sequence[str]) -> str:
     return question
 
 
-def important(question: str, words: Sequence[str], embed: Embed) -> list[str]:
-    """The words (or runs of adjacent words) whose removal changes the question's meaning."""
+def important(question: str, words: Sequence[str], embed: Embed, qvec: np.ndarray | None = None) -> list[str]:
+    """The words (or runs of adjacent words) whose removal changes the question's meaning.
+
+    `qvec`, the question's own vector when the caller has it, saves embedding the question again.
+    """
     groups = runs(question, words)
     if not groups:
         return []
-    vectors = embed([question] + [drop_words(question, g) for g in groups])
-    return [" ".join(g) for i, g in enumerate(groups) if float(vectors[0] @ vectors[1 + i]) < LIGHT_ABLATION]
+    vectors = embed([drop_words(question, g) for g in groups] + ([question] if qvec is None else []))
+    qvec = vectors[-1] if qvec is None else qvec.reshape(-1)
+    return [" ".join(g) for i, g in enumerate(groups) if float(qvec @ vectors[i]) < LIGHT_ABLATION]
 
 
 def corpus_forms(word: str, stem: str, index: Index, synonyms: Synonyms,
@@ -162,8 +166,25 @@ class SubjectCheck:
         return SubjectCheck(self.subjects, self.missing, extra)
 
 
-def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed,
-                   qvec: np.ndarray | None = None) -> SubjectCheck:
+@dataclass(frozen=True)
+class SubjectPlan:
+    """A question's subject words the corpus knows, and the texts the model must embed to judge the rest.
+
+    Planning needs no model, so the caller can embed these texts in the same call as the question:
+    >>> plan.unknown, plan.texts                                     # doctest: +SKIP
+    (('epilepsy',), ['epilepsy', 'Is LDN safe in  ?'])
+    """
+    question: str
+    subjects: tuple[Subject, ...]
+    unknown: tuple[str, ...] = ()  # words (or runs of adjacent words) the corpus lacks, as written
+    ablated: tuple[str, ...] = ()  # the question without each of them
+
+    @property
+    def texts(self) -> list[str]:
+        return [*self.unknown, *self.ablated]
+
+
+def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:
     words = subject_words(question)
     phrase_hits = synonyms.phrase_stems(question)
     subjects: Subjects = []
@@ -179,27 +200,44 @@ def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed
         for missing_one, other in ((left, right), (right, left)):
             if missing_one in unknown and other not in unknown and any(s.word == other for s in subjects):
                 unknown.remove(missing_one)
-    if not unknown:
-        return SubjectCheck(subjects, ())
-    missing = []
-    groups = runs(question, unknown)
-    phrases = [" ".join(g) for g in groups]
-    # Each unknown word (or run of words) alone, the question without it, and (unless given) the
-    # question itself, in one model call.
-    texts = phrases + [drop_words(question, g) for g in groups] + ([question] if qvec is None else [])
-    vectors = embed(texts)
-    qvec = vectors[-1] if qvec is None else qvec.reshape(-1)
-    for i, word in enumerate(phrases):
-        wvec, ablated = vectors[i], vectors[len(phrases) + i]
+    groups = runs(question, unknown) if unknown else []
+    return SubjectPlan(question, tuple(subjects), tuple(" ".join(g) for g in groups),
+                       tuple(drop_words(question, g) for g in groups))
+
+
+def judge_subjects(plan: SubjectPlan, index: Index, vectors: dict[str, np.ndarray],
+                   qvec: np.ndarray | None) -> SubjectCheck:
+    """Decide each unknown word from the vectors of `plan.texts` (and `qvec`, the question's own).
+
+    An unknown word close in meaning to a corpus word stands for it; a light word is ignored; any
+    other names a subject the sources never address, so it is `missing`.
+    """
+    subjects, missing = list(plan.subjects), []
+    for word, ablated in zip(plan.unknown, plan.ablated):
+        wvec = vectors[word]
         near = int(np.argmax(index.word_vectors @ wvec)) if len(index.words) else -1
         if near >= 0 and " " not in word and float(index.word_vectors[near] @ wvec) >= NEAR_WORD:
             stem = tokenize(index.words[near], keep_stopwords=True)
             subjects.append(subject(index, word, idf(index, stem[0]) if stem else 1.0, set(stem)))
             continue
-        light = float(ablated @ qvec) >= LIGHT_ABLATION and float(wvec @ qvec) < LIGHT_WORD
+        if qvec is None:
+            raise ValueError("judging an unknown word needs the question's vector")
+        qvec = qvec.reshape(-1)
+        light = float(vectors[ablated] @ qvec) >= LIGHT_ABLATION and float(wvec @ qvec) < LIGHT_WORD
         if not light:
             missing.append(word)
     return SubjectCheck(subjects, tuple(missing))
+
+
+def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed,
+                   qvec: np.ndarray | None = None) -> SubjectCheck:
+    """`plan_subjects` and `judge_subjects` with one model call of their own (none if nothing is unknown)."""
+    plan = plan_subjects(question, index, synonyms)
+    if not plan.unknown:
+        return SubjectCheck(list(plan.subjects), ())
+    texts = list(dict.fromkeys(plan.texts + ([question] if qvec is None else [])))
+    vectors = dict(zip(texts, embed(texts)))
+    return judge_subjects(plan, index, vectors, vectors[question] if qvec is None else qvec)
 
 
 def drop_word(question: str, word: str) -> str:

@@ -158,7 +158,7 @@ class DenseIndex:
         return cls(index, kind, params)
 
 
-_OMP_LOCK = threading.Lock()
+_OMP = threading.local()  # OpenMP's thread count is a per-thread setting: remember each thread's
 
 
 @contextmanager
@@ -168,16 +168,20 @@ def threads(count: int) -> Iterator[None]:
     One query on two OpenMP threads is ~30x slower than on one when the other core is busy (measured,
     docs/performance.md: 32 ms instead of 0.9 ms for 20,000 vectors), and idle OpenMP threads spin
     against the encoder; so searches of a few queries use one thread, and bulk work uses all CPUs.
+    The setting is changed only when it differs (a search under load then sets nothing).
     """
     import faiss
 
-    with _OMP_LOCK:
-        faiss.omp_set_num_threads(count or os.cpu_count() or 1)
+    wanted = count or os.cpu_count() or 1
+    if getattr(_OMP, "count", None) != wanted:
+        faiss.omp_set_num_threads(wanted)
+        _OMP.count = wanted
     try:
         yield
     finally:
-        with _OMP_LOCK:
+        if wanted != 1:
             faiss.omp_set_num_threads(1)
+            _OMP.count = 1
 
 
 def sample(vectors: np.ndarray, n: int, seed: int = 0) -> np.ndarray:

@@ -137,3 +137,27 @@ def test_numpy_blas_runs_on_one_thread_after_loading(assistant) -> None:
 
     blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     assert blas and all(lib["num_threads"] == 1 for lib in blas)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question,history", [
+    ("Is LDN safe in epilepsy?", []),  # an unknown word: judged from texts in the same call
+    ("I took my LDN with a glass of wine", []),  # a statement: triage reads it as written
+    ("And for a dog?", ["What dose of LDN is used?"]),  # unknown words in a follow-up
+])
+def test_one_model_call_per_question(assistant, question: str, history: list[str]) -> None:
+    """A model call costs ~2 ms before any text (docs/performance.md): everything a question needs
+    before composing is embedded in one call, and the answer is the one separate calls gave."""
+    from ldnqa.coverage import check_subjects
+
+    calls: list[list[str]] = []
+    inner = assistant.embedder.embed
+    embed = lambda texts, progress=None: calls.append(list(texts)) or inner(texts)  # noqa: E731
+    assistant.embedder.embed = embed
+    try:
+        answer = assistant.ask(question, history=history)
+    finally:
+        del assistant.embedder.embed
+    assert len(calls) == 1 and len(calls[0]) >= 2
+    separate = check_subjects(question, assistant.index, assistant.synonyms, inner)
+    assert answer.abstained == bool(separate.missing)
