@@ -18,7 +18,7 @@ import numpy as np
 
 from .compose import DISCLAIMER, Composition, compose
 from .config import Settings
-from .coverage import SubjectPlan, judge_subjects, plan_subjects
+from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
 from .errors import InputError
 from .indexing import Index, Log, load_or_build, stderr_log
@@ -96,10 +96,9 @@ class Assistant:
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
-        check = judge_subjects(plan, self.index, vectors, plain)
+        check = judge_subjects(plan, self.index, vectors, plain, self.embedder.embed)
         if earlier:  # what the conversation was about counts too, at half weight
-            context = judge_subjects(earlier, self.index, vectors, vectors.get(query.context))
-            check = check.with_context(context.subjects)
+            check = check.with_context(near_subjects(earlier, self.index, vectors)[0])
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed, plain)
         return Answer(question, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result), result.citations, result.notes)
@@ -110,13 +109,13 @@ class Assistant:
 
         Always the search text (the question plus synonyms and context); the question as written when
         it differs and is needed (a first-person statement for triage, unknown words to judge); the
-        texts that judge unknown words, here and in the earlier turns.
+        words the corpus lacks, here and in the earlier turns.
         """
         texts = [query.text]
         if statement(question) or plan.unknown or query.text == question:
-            texts += [question, *plan.texts]
-        if earlier and earlier.unknown:
-            texts += [query.context, *earlier.texts]
+            texts += [question, *plan.unknown]
+        if earlier:
+            texts += earlier.unknown
         texts = list(dict.fromkeys(texts))
         return dict(zip(texts, self.embedder.embed(texts)))
 

@@ -168,20 +168,17 @@ class SubjectCheck:
 
 @dataclass(frozen=True)
 class SubjectPlan:
-    """A question's subject words the corpus knows, and the texts the model must embed to judge the rest.
+    """A question's subject words the corpus knows, and the words it lacks, still to be judged.
 
-    Planning needs no model, so the caller can embed these texts in the same call as the question:
-    >>> plan.unknown, plan.texts                                     # doctest: +SKIP
-    (('epilepsy',), ['epilepsy', 'Is LDN safe in  ?'])
+    Planning needs no model, so the caller can embed the unknown words in the same call as the
+    question; the question without a word (`ablated`) is embedded only when that word needs it.
+    >>> plan.unknown, plan.ablated                                   # doctest: +SKIP
+    (('epilepsy',), ('Is LDN safe in  ?',))
     """
     question: str
     subjects: tuple[Subject, ...]
     unknown: tuple[str, ...] = ()  # words (or runs of adjacent words) the corpus lacks, as written
     ablated: tuple[str, ...] = ()  # the question without each of them
-
-    @property
-    def texts(self) -> list[str]:
-        return [*self.unknown, *self.ablated]
 
 
 def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:
@@ -205,39 +202,53 @@ def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPla
                        tuple(drop_words(question, g) for g in groups))
 
 
-def judge_subjects(plan: SubjectPlan, index: Index, vectors: dict[str, np.ndarray],
-                   qvec: np.ndarray | None) -> SubjectCheck:
-    """Decide each unknown word from the vectors of `plan.texts` (and `qvec`, the question's own).
-
-    An unknown word close in meaning to a corpus word stands for it; a light word is ignored; any
-    other names a subject the sources never address, so it is `missing`.
-    """
-    subjects, missing = list(plan.subjects), []
-    for word, ablated in zip(plan.unknown, plan.ablated):
+def near_subjects(plan: SubjectPlan, index: Index, vectors: dict[str, np.ndarray]) -> tuple[Subjects, list[int]]:
+    """The known subjects plus unknown words close in meaning to a corpus word ("sleepy" for "sleep");
+    and the positions in `plan.unknown` of the words that remain unknown."""
+    subjects, rest = list(plan.subjects), []
+    for i, word in enumerate(plan.unknown):
         wvec = vectors[word]
         near = int(np.argmax(index.word_vectors @ wvec)) if len(index.words) else -1
         if near >= 0 and " " not in word and float(index.word_vectors[near] @ wvec) >= NEAR_WORD:
             stem = tokenize(index.words[near], keep_stopwords=True)
             subjects.append(subject(index, word, idf(index, stem[0]) if stem else 1.0, set(stem)))
-            continue
-        if qvec is None:
-            raise ValueError("judging an unknown word needs the question's vector")
-        qvec = qvec.reshape(-1)
-        light = float(vectors[ablated] @ qvec) >= LIGHT_ABLATION and float(wvec @ qvec) < LIGHT_WORD
-        if not light:
-            missing.append(word)
+        else:
+            rest.append(i)
+    return subjects, rest
+
+
+def judge_subjects(plan: SubjectPlan, index: Index, vectors: dict[str, np.ndarray],
+                   qvec: np.ndarray | None, embed: Embed) -> SubjectCheck:
+    """Decide each unknown word from its vector (in `vectors`) and `qvec`, the question's own.
+
+    A word close in meaning to a corpus word stands for it. One close to the question as a whole
+    (>= LIGHT_WORD) names its subject: `missing`. Any other is light, and ignored, when dropping it
+    barely changes the question; only those words need the question without them embedded (`embed`),
+    and only when no word is missing yet (one missing word is enough to abstain).
+    """
+    subjects, rest = near_subjects(plan, index, vectors)
+    if not rest:
+        return SubjectCheck(subjects, ())
+    if qvec is None:
+        raise ValueError("judging an unknown word needs the question's vector")
+    qvec = qvec.reshape(-1)
+    missing = [plan.unknown[i] for i in rest if float(vectors[plan.unknown[i]] @ qvec) >= LIGHT_WORD]
+    undecided = [i for i in rest if plan.unknown[i] not in missing]
+    if undecided and not missing:
+        ablated = embed([plan.ablated[i] for i in undecided])
+        missing = [plan.unknown[i] for i, vec in zip(undecided, ablated) if float(vec @ qvec) < LIGHT_ABLATION]
     return SubjectCheck(subjects, tuple(missing))
 
 
 def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed,
                    qvec: np.ndarray | None = None) -> SubjectCheck:
-    """`plan_subjects` and `judge_subjects` with one model call of their own (none if nothing is unknown)."""
+    """`plan_subjects` and `judge_subjects` with model calls of their own (none if nothing is unknown)."""
     plan = plan_subjects(question, index, synonyms)
     if not plan.unknown:
         return SubjectCheck(list(plan.subjects), ())
-    texts = list(dict.fromkeys(plan.texts + ([question] if qvec is None else [])))
+    texts = list(dict.fromkeys([*plan.unknown, *([question] if qvec is None else [])]))
     vectors = dict(zip(texts, embed(texts)))
-    return judge_subjects(plan, index, vectors, vectors[question] if qvec is None else qvec)
+    return judge_subjects(plan, index, vectors, vectors[question] if qvec is None else qvec, embed)
 
 
 def drop_word(question: str, word: str) -> str:

@@ -85,8 +85,9 @@ def purge_feedback(store: FeedbackStore, days: float) -> None:
         log.info("feedback retention: removed %d item(s) older than %g days", removed, days)
 
 
-def lifespan_for(store: FeedbackStore, days: float | None) -> Any:
-    """A lifespan that purges old feedback at start-up and every PURGE_EVERY seconds after."""
+def lifespan_for(store: FeedbackStore, days: float | None, gate: EngineGate) -> Any:
+    """A lifespan that purges old feedback at start-up and every PURGE_EVERY seconds after, and stops
+    the engine's threads at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,6 +102,7 @@ def lifespan_for(store: FeedbackStore, days: float | None) -> Any:
         finally:
             if task is not None:
                 task.cancel()
+            gate.close()
 
     return lifespan
 
@@ -120,7 +122,7 @@ def create_app(assistant: Any, data_dir: Path | str, staff: StaffConfig | None =
     for name, reason in assistant.skipped:
         log.warning("corpus file skipped: %s: %s", name, reason)
     app = FastAPI(title="ldnqa", docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan_for(store, float(days) if days is not None else None))
+                  lifespan=lifespan_for(store, float(days) if days is not None else None, gate))
     app.state.store, app.state.staff, app.state.gate = store, staff, gate
     app.add_middleware(Guard)
     add_error_handlers(app)

@@ -140,14 +140,17 @@ def test_numpy_blas_runs_on_one_thread_after_loading(assistant) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("question,history", [
-    ("Is LDN safe in epilepsy?", []),  # an unknown word: judged from texts in the same call
-    ("I took my LDN with a glass of wine", []),  # a statement: triage reads it as written
-    ("And for a dog?", ["What dose of LDN is used?"]),  # unknown words in a follow-up
+@pytest.mark.parametrize("question,history,second,abstains", [
+    ("Is LDN safe in epilepsy?", [], None, True),  # a word naming the subject: decided in the first call
+    ("I took my LDN with a glass of wine", [], None, True),  # a statement: triage reads it as written
+    ("And for a dog?", ["What dose of LDN is used?"], None, True),  # unknown words in a follow-up
+    ("What happens if I stop taking LDN suddenly?", [], "What happens if I stop taking LDN  ?", False),
 ])
-def test_one_model_call_per_question(assistant, question: str, history: list[str]) -> None:
-    """A model call costs ~2 ms before any text (docs/performance.md): everything a question needs
-    before composing is embedded in one call, and the answer is the one separate calls gave."""
+def test_model_calls_per_question(assistant, question: str, history: list[str], second: str | None,
+                                  abstains: bool) -> None:
+    """A model call costs ~2 ms before any text (docs/performance.md): what a question needs before
+    composing is embedded in one call; only a word that may be light ("suddenly") needs the question
+    without it, in a second call. The decision is the one `check_subjects` makes on its own."""
     from ldnqa.coverage import check_subjects
 
     calls: list[list[str]] = []
@@ -158,6 +161,6 @@ def test_one_model_call_per_question(assistant, question: str, history: list[str
         answer = assistant.ask(question, history=history)
     finally:
         del assistant.embedder.embed
-    assert len(calls) == 1 and len(calls[0]) >= 2
+    assert len(calls[0]) >= 2 and calls[1:2] == ([[second]] if second else [])
     separate = check_subjects(question, assistant.index, assistant.synonyms, inner)
-    assert answer.abstained == bool(separate.missing)
+    assert answer.abstained == bool(separate.missing) == abstains

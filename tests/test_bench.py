@@ -57,19 +57,22 @@ def test_http_load_against_a_real_server(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_ask_measurement_records_the_first_model_call(small_corpus: Path, tmp_path: Path) -> None:
+def test_ask_measurement_times_the_search_text_alone_as_the_query_embedding(small_corpus: Path, tmp_path: Path) -> None:
     from ldnqa import Assistant
 
     embedder = HashEmbedder()
     assistant = Assistant.load(small_corpus, tmp_path / "index", embedder=embedder,
                                settings=Settings(model="test-hash-embedder"), log=lambda m: None)
-    questions = [("What dose of LDN is used?", []), ("And side effects?", ["What dose of LDN is used?"])]
+    questions = [("What dose of LDN is used?", []), ("And side effects?", ["What dose of LDN is used?"]),
+                 ("Is LDN safe in epilepsy?", [])]  # a word the corpus lacks: more texts in the same call
     result = bench.measure_ask(assistant, questions, rounds=2)
-    firsts = result["first_call_texts"]  # what ask embeds first: the search text, built from the question
-    assert len(firsts) == 2 and firsts[0][0].startswith(questions[0][0]) and questions[1][0] in firsts[1][0]
-    assert result["query_embedding"]["n"] == result["ask"]["n"] == 4
+    firsts = result["first_call_texts"]  # the query embedding: the search text alone, built from the question
+    assert len(firsts) == 3 and all(len(texts) == 1 for texts in firsts)
+    assert firsts[0][0].startswith(questions[0][0]) and questions[1][0] in firsts[1][0]
+    assert result["query_embedding"]["n"] == result["ask"]["n"] == 6
+    assert result["beyond_query_embedding"]["questions_with_extra_texts"] >= 1
     assert result["ratio_p50"] > 0 and assistant.embedder is embedder  # the recorder is taken off again
-    assert result["beyond_first_call"]["extra_model_calls_mean"] >= 0
+    assert result["beyond_query_embedding"]["model_calls_mean"] >= 1
 
 
 def test_build_and_refresh_count_what_is_re_embedded(small_corpus: Path, tmp_path: Path) -> None:

@@ -315,6 +315,36 @@ def test_questions_beyond_the_waiting_limit_are_turned_away_at_once():
     assert first["citations"] and second["citations"] and third is None and gate.waiting == 0
 
 
+def test_a_question_abandoned_while_waiting_is_never_answered():
+    """A client that goes away (its request task is cancelled) takes its queued question with it."""
+    import threading as th
+
+    from ldnqa.api import EngineGate
+
+    release, asked = th.Event(), []
+
+    class Slow(StubAssistant):
+        def ask(self, question, history=()):  # noqa: ANN001, ANN201
+            asked.append(question)
+            release.wait(10)
+            return super().ask(question, history)
+
+    gate = EngineGate(Slow(), concurrency=1)
+
+    async def main() -> list[Any]:
+        tasks = [asyncio.create_task(gate.ask_async(q, [])) for q in ("first?", "gone?", "third?")]
+        await asyncio.sleep(0.2)
+        tasks[1].cancel()  # waiting behind "first?" when its client leaves
+        await asyncio.sleep(0.1)
+        release.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    first, gone, third = run_async(main())
+    assert first["citations"] and third["citations"] and isinstance(gone, asyncio.CancelledError)
+    assert asked == ["first?", "third?"] and gate.waiting == 0
+    gate.close()
+
+
 def test_the_engine_answers_at_most_its_concurrency_at_once():
     """API and chat-page questions share the gate: never more than `concurrency` in the engine."""
     import threading as th
