@@ -32,6 +32,7 @@ def test_synonyms_are_data_and_expand_brand_and_everyday_names() -> None:
     assert "pregabalin" in syn.expand("Is Lyrica better?")
     assert "low dose naltrexone" in syn.expand("What is LDN?")
     assert syn.expand("What is LDN?").count("low dose naltrexone") == 1
+    assert {"randomized", "trial"} <= set(syn.expand("How many RCTs were pooled?"))  # research shorthand
 
 
 def test_follow_up_borrows_the_subject_of_the_conversation() -> None:
@@ -48,6 +49,7 @@ PARAPHRASES = [
     ("Why is LDN made up specially by a pharmacist?", "compounding pharmacy"),
     ("Did the big Danish study show it relieves pain?", "clinically relevant pain relief"),
     ("what do the brain's immune cells give off when they get switched on", "inflammatory"),
+    ("How many RCTs went into the 2024 pooled analysis, and how many people?", "222 patients"),
 ]
 
 
