@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from .config import Settings
-from .coverage import Embed, Subjects, SubjectCheck, coverage, important
+from .coverage import Embed, Subjects, SubjectCheck, coverage, important, question_form_words
 from .citing import Composition, abstain, cite, quote_list
 from .indexing import Index
 from .lexical import tokenize
@@ -182,14 +182,20 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
     named = named_documents(index, key + earlier, f"{query.context} {query.question}")
-    ranked = candidates(index, hits, qvec, (key + earlier) or check.subjects, answer_pattern(query.question),
+    # Once the conversation has named a study, the earlier turns' words have done their work: "How many
+    # took part?" after "What did the cytokine study find?" wants sentences about participants.
+    focus = key if named and key and earlier else (key + earlier) or check.subjects
+    ranked = candidates(index, hits, qvec, focus, answer_pattern(query.question),
                         named, bool(NEGATION.search(query.question)))
     supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]
+    if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
+        supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
     chosen = select(index, supported, settings)
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
-    absent = sorted((s for s in key if s.matching.isdisjoint(passages)), key=lambda s: -s.weight)
+    form = question_form_words(query.question)
+    absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in form), key=lambda s: -s.weight)
     unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed, plain)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).

@@ -49,6 +49,18 @@ def generic_words() -> frozenset[str]:
 
 
 YEAR = re.compile(r"(19|20)\d\d")
+# Words that ask for a duration or an amount: the question's form, not its subject. They help find the
+# sentence that answers ("how long" -> "weeks"), but a passage need not contain them to answer.
+QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far)\b(?:.*\b(last|lasts|lasted)\b)?")
+
+
+def question_form_words(question: str) -> set[str]:
+    """The question-form words of a question.
+
+    >>> sorted(question_form_words("How long did it last?"))
+    ['last', 'long']
+    """
+    return {w for m in QUESTION_FORM.finditer(question.lower()) for w in m.groups() if w}
 THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
 ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or (?:(?:the|a|an|at|in|on|by|with|for|to|during|before|after)\s+)*([^\W\d_]+)\b")
 

@@ -24,7 +24,7 @@ def normalize(text: str) -> str:
 
 
 def marked_sentences(answer: str) -> list[tuple[str, list[int]]]:
-    """Each stretch of the answer that ends in markers, with the marker numbers. Paragraphs are read
+    r"""Each stretch of the answer that ends in markers, with the marker numbers. Paragraphs are read
     separately, so a heading paragraph without markers is not part of the sentence after it.
 
     >>> marked_sentences("A is so. [1] B too. [2, 3] Trailing.\n\n**Studies**\n\nC. [4]")

@@ -112,6 +112,16 @@ def test_follow_up_uses_the_conversation(assistant) -> None:
     assert not alone.abstained and re.search(r"vivid dream|insomnia|headache|nausea", alone.answer, re.I)
 
 
+def test_follow_up_stays_with_the_study_the_conversation_named(assistant) -> None:
+    """"In it" / "did it last" refer to the study named before: the answer quotes that study only, and
+    the words that ask for an amount or a duration are not taken for unaddressed subjects."""
+    people = assistant.ask("How many people were in it?",
+                           history=["Which study measured cytokines in the blood of women with fibromyalgia?"])
+    assert {c.doc_id for c in people.citations} == {"parkitny-2017"} and "Eight women" in people.answer
+    duration = assistant.ask("how long did it last?", history=["Tell me about the FINAL trial from Denmark"])
+    assert not duration.abstained and {c.doc_id for c in duration.citations} == {"due-bruun-2024"}
+
+
 def test_bad_input_is_an_input_error(assistant) -> None:
     for bad in ["", "   \n\t", "\x00\x01"]:
         with pytest.raises(InputError, match="type a question"):
