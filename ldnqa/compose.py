@@ -115,28 +115,36 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
 def score_sentences(index: Index, ids: list[int], qvec: np.ndarray, subjects: Subjects,
                     wanted: re.Pattern[str] | None, named: set[str], negated: bool,
                     rank: dict[int, int]) -> list[Candidate]:
-    """Score the given sentences, best first (see the module docstring for the parts of the score)."""
+    """Score the given sentences, best first (see the module docstring for the parts of the score).
+
+    Array operations over the candidates (`index.tables`), one per subject word or pattern.
+    """
     if not ids:
         return []
-    qvec = qvec.reshape(-1)
-    sims = (index.sentence_vectors[ids] @ qvec).tolist()
-    chunk_sims = (index.chunk_vectors @ qvec).tolist()
-    doc_sims = (index.doc_vectors @ qvec).tolist()
-    generic = (GENERIC_WEIGHT * index.genericness[ids]).tolist()
-    out = []
-    for i, sim, gen in zip(ids, sims, generic):
-        sent = index.sentences[i]
-        doc_sim = doc_sims[index.doc_row[sent.doc_id]]
-        relevance = 0.5 * sim + 0.3 * chunk_sims[sent.chunk] + 0.2 * doc_sim
-        if sent.doc_id in named:  # the question is about this document: its identity is the relevance
-            relevance = max(relevance, 0.6 * doc_sim + 0.4 * sim)
-        # Subject words in the sentence itself count most; in its passage, heading or document, half.
-        focus = (coverage(subjects, index.focus_stems[i]) + coverage(subjects, index.context_stems[sent.chunk])) / 2
-        typed = 0.12 if wanted and wanted.search(sent.text) else 0.0
-        if negated and NEGATION.search(sent.text):
-            typed += 0.05  # "Why do some doctors *not* prescribe it?" wants a sentence saying what is not
-        r = rank.get(sent.chunk, len(rank))
-        out.append(Candidate(i, r, relevance, focus, relevance + FOCUS_WEIGHT * focus + typed - gen - 0.005 * r))
+    qvec, rows, t = qvec.reshape(-1), np.asarray(ids, dtype=np.int64), index.tables
+    chunk, doc = t.chunk[rows], t.doc[rows]
+    sims = (index.sentence_vectors[rows] @ qvec).astype(np.float64)
+    doc_sims = (index.doc_vectors @ qvec).astype(np.float64)[doc]
+    relevance = 0.5 * sims + 0.3 * (index.chunk_vectors @ qvec).astype(np.float64)[chunk] + 0.2 * doc_sims
+    if named:  # the question is about this document: its identity is the relevance
+        about = np.isin(doc, [index.doc_row[d] for d in named])
+        relevance = np.where(about, np.maximum(relevance, 0.6 * doc_sims + 0.4 * sims), relevance)
+    # Subject words in the sentence itself count most; in its passage, heading or document, half.
+    total = sum(s.weight for s in subjects)
+    own, around = np.zeros(len(rows)), np.zeros(len(rows))
+    for s in subjects:
+        own += s.weight * t.with_words(s.matching, t.focus)[rows]
+        around += s.weight * t.with_words(s.matching, t.context)[chunk]
+    focus = (own / total + around / total) / 2 if total else np.ones(len(rows))
+    typed = 0.12 * t.matching(wanted)[rows] if wanted else np.zeros(len(rows))
+    if negated:  # "Why do some doctors *not* prescribe it?" wants a sentence saying what is not
+        typed = typed + 0.05 * t.matching(NEGATION)[rows]
+    ranks = np.full(t.chunks, len(rank), dtype=np.int64)
+    ranks[list(rank)] = list(rank.values())
+    r = ranks[chunk]
+    score = relevance + FOCUS_WEIGHT * focus + typed - GENERIC_WEIGHT * index.genericness[rows] - 0.005 * r
+    out = [Candidate(i, int(h), float(rel), float(f), float(sc))
+           for i, h, rel, f, sc in zip(ids, r.tolist(), relevance.tolist(), focus.tolist(), score.tolist())]
     return sorted(out, key=lambda c: -c.score)
 
 

@@ -36,6 +36,7 @@ from .errors import IndexStoreError
 from .lexical import BM25, STOPWORDS, TOKEN, tokenize
 from .loading import Corpus
 from .types import Chunk, Document, Sentence
+from .tables import SentenceTables
 from .vectors import DenseIndex
 
 Log = Callable[[str], None]
@@ -82,6 +83,9 @@ class Index:
                               for i, (c, stems) in enumerate(zip(self.chunks, self.chunk_stems))]
         self.focus_stems = [stems | self.heading_stems[s.chunk] for s, stems in zip(self.sentences, self.sentence_stems)]
         self.genericness = self.sentence_vectors @ self.centroid if len(self.sentences) else np.zeros(0)
+        self.tables = SentenceTables.build([s.text for s in self.sentences], [s.chunk for s in self.sentences],
+                                           [self.doc_row[s.doc_id] for s in self.sentences],
+                                           self.focus_stems, self.context_stems)
 
 
 def embed_text(chunk: Chunk, doc: Document) -> str:

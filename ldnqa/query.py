@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .lexical import tokenize
@@ -33,12 +33,30 @@ class Synonyms:
         tokens = tokenize(text, keep_stopwords=True)
         have = set(tokens)
         out: list[str] = []
-        for alias, targets in self.table:
-            if alias[0] in have and _contains(tokens, alias):
+        for alias, targets in self._entries(have):
+            if _contains(tokens, alias):
                 for target in targets:
-                    if target not in out and not set(tokenize(target)) <= have:
+                    if target not in out and not self._stems(target) <= have:
                         out.append(target)
         return out
+
+    @cached_property
+    def _by_first(self) -> dict[str, list[int]]:
+        """Table rows by their alias's first stem: a question's words pick their rows directly."""
+        rows: dict[str, list[int]] = {}
+        for n, (alias, _) in enumerate(self.table):
+            rows.setdefault(alias[0], []).append(n)
+        return rows
+
+    def _entries(self, stems: set[str]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """The rows whose alias starts with one of `stems`, in table order (the order of expansions)."""
+        rows = sorted(n for stem in stems for n in self._by_first.get(stem, ()))
+        return [self.table[n] for n in rows]
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _stems(phrase: str) -> frozenset[str]:
+        return frozenset(tokenize(phrase))
 
     def phrase_stems(self, text: str) -> dict[str, set[str]]:
         """For each stem of the question inside a matched multi-word alias, the stems of its expansions.
@@ -49,8 +67,8 @@ class Synonyms:
         tokens = tokenize(text, keep_stopwords=True)
         out: dict[str, set[str]] = {}
         have = set(tokens)
-        for alias, targets in self.table:
-            if len(alias) > 1 and alias[0] in have and _contains(tokens, alias):
+        for alias, targets in self._entries(have):
+            if len(alias) > 1 and _contains(tokens, alias):
                 # The targets' own words, not the alias's other words: in "side effect", "side" must
                 # not stand for any "effect" ("the effect of the disease").
                 group = {t for target in targets for t in tokenize(target)} - set(alias)
