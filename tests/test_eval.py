@@ -41,17 +41,20 @@ def test_score_one_by_hand() -> None:
 
 
 BLIND_FLOORS = {"answerable_correct": 0.8, "unanswerable_abstained": 0.9}
-# The two newest blind sets (patients' and staff's wording) measure lower: floors at what they measure.
+# The newer blind sets (patients', staff's and mixed wording) measure lower: floors at what they measure.
 NEWEST_FLOORS = {"blind3.jsonl": {"answerable_correct": 0.72},
-                 "blind4.jsonl": {"answerable_correct": 0.70, "unanswerable_abstained": 0.75}}
+                 "blind4.jsonl": {"answerable_correct": 0.82, "unanswerable_abstained": 0.75},
+                 "blind5.jsonl": {"answerable_correct": 0.78, "unanswerable_abstained": 0.85},
+                 "blind6.jsonl": {"answerable_correct": 0.70}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", [DEV, ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "blind.jsonl",
                                   ROOT / "eval" / "blind2.jsonl", ROOT / "eval" / "blind3.jsonl",
-                                  ROOT / "eval" / "blind4.jsonl"],
-                         ids=["dev", "heldout", "blind", "blind2", "blind3", "blind4"])
+                                  ROOT / "eval" / "blind4.jsonl", ROOT / "eval" / "blind5.jsonl",
+                                  ROOT / "eval" / "blind6.jsonl"],
+                         ids=["dev", "heldout", "blind", "blind2", "blind3", "blind4", "blind5", "blind6"])
 def test_quality_targets(assistant, path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")
