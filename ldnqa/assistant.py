@@ -112,7 +112,7 @@ class Assistant:
         words the corpus lacks, here and in the earlier turns.
         """
         texts = [query.text]
-        if statement(question) or plan.unknown or query.text == question:
+        if statement(question) or plan.unknown:
             texts += [question, *plan.unknown]
         if earlier:
             texts += earlier.unknown
