@@ -145,21 +145,50 @@ class FeedbackStore(ABC):
     def _insert(self, question: str, answer: str, citations: list[dict[str, Any]], rating: str | None,
                 reported: bool, comment: str, *, source: str, created_at: str) -> int: ...
 
+    # The queries below serve every store. Each store supplies its SQL dialect (PARAM, the placeholder;
+    # REPORTED, how a true `reported` reads) and two primitives: `_read` rows as items, `_execute` a
+    # change and return how many rows it touched.
+    PARAM = "?"
+    REPORTED = "reported = 1"
+
     @abstractmethod
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[FeedbackItem]: ...
+
+    @abstractmethod
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> int: ...
+
+    @staticmethod
+    def _item(row: tuple[Any, ...]) -> FeedbackItem:
+        (id_, created, question, answer, citations, rating, reported, comment, source,
+         reviewed_at, reviewed_by, note) = row
+        return FeedbackItem(id=int(id_), created_at=created, question=question, answer=answer,
+                            citations=json.loads(citations), rating=rating, reported=bool(reported),
+                            comment=comment, source=source, reviewed_at=reviewed_at,
+                            reviewed_by=reviewed_by, review_note=note)
+
     def get(self, item_id: int) -> FeedbackItem | None:
         """One item by id, or None."""
+        rows = self._read(f"SELECT {COLUMNS} FROM feedback WHERE id = {self.PARAM}", (item_id,))
+        return rows[0] if rows else None
 
-    @abstractmethod
     def list_for_review(self, include_reviewed: bool = False, limit: int = 200) -> list[FeedbackItem]:
         """Reported and "not helpful" items, newest first; reviewed ones only when asked for."""
+        pending = "" if include_reviewed else "AND reviewed_at IS NULL"
+        return self._read(
+            f"SELECT {COLUMNS} FROM feedback WHERE ({self.REPORTED} OR rating = 'down') {pending} "
+            f"ORDER BY created_at DESC, id DESC LIMIT {self.PARAM}", (limit,))
 
-    @abstractmethod
     def mark_reviewed(self, item_id: int, reviewer: str, note: str = "") -> bool:
         """Record a staff review of an item; False when there is no such item."""
+        if not isinstance(note, str) or len(note) > MAX_NOTE:
+            raise FeedbackError(f"the note must be text of at most {MAX_NOTE} characters")
+        p = self.PARAM
+        return self._execute(f"UPDATE feedback SET reviewed_at = {p}, reviewed_by = {p}, review_note = {p} "
+                             f"WHERE id = {p}", (now(), reviewer, note.strip(), item_id)) == 1
 
-    @abstractmethod
     def all_items(self) -> Iterable[FeedbackItem]:
         """Every item, oldest first (for export)."""
+        return self._read(f"SELECT {COLUMNS} FROM feedback ORDER BY id")
 
     def purge(self, older_than_days: float) -> int:
         """Delete feedback created more than `older_than_days` days ago; return how many items."""
@@ -252,14 +281,8 @@ class SQLiteFeedbackStore(FeedbackStore):
         finally:
             conn.close()
 
-    @staticmethod
-    def _item(row: tuple[Any, ...]) -> FeedbackItem:
-        (id_, created, question, answer, citations, rating, reported, comment, source,
-         reviewed_at, reviewed_by, note) = row
-        return FeedbackItem(id=id_, created_at=created, question=question, answer=answer,
-                            citations=json.loads(citations), rating=rating, reported=bool(reported),
-                            comment=comment, source=source, reviewed_at=reviewed_at,
-                            reviewed_by=reviewed_by, review_note=note)
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> int:
+        return int(self._write(sql, params).rowcount)
 
     def _insert(self, question: str, answer: str, citations: list[dict[str, Any]], rating: str | None,
                 reported: bool, comment: str, *, source: str, created_at: str) -> int:
@@ -269,27 +292,6 @@ class SQLiteFeedbackStore(FeedbackStore):
             (created_at, source, question, answer, json.dumps(citations, ensure_ascii=False), rating,
              int(reported), comment))
         return int(cursor.lastrowid or 0)
-
-    def get(self, item_id: int) -> FeedbackItem | None:
-        rows = self._read(f"SELECT {COLUMNS} FROM feedback WHERE id = ?", (item_id,))
-        return rows[0] if rows else None
-
-    def list_for_review(self, include_reviewed: bool = False, limit: int = 200) -> list[FeedbackItem]:
-        pending = "" if include_reviewed else "AND reviewed_at IS NULL"
-        return self._read(
-            f"SELECT {COLUMNS} FROM feedback WHERE (reported = 1 OR rating = 'down') {pending} "
-            "ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
-
-    def mark_reviewed(self, item_id: int, reviewer: str, note: str = "") -> bool:
-        if not isinstance(note, str) or len(note) > MAX_NOTE:
-            raise FeedbackError(f"the note must be text of at most {MAX_NOTE} characters")
-        cursor = self._write(
-            "UPDATE feedback SET reviewed_at = ?, reviewed_by = ?, review_note = ? WHERE id = ?",
-            (now(), reviewer, note.strip(), item_id))
-        return cursor.rowcount == 1
-
-    def all_items(self) -> Iterable[FeedbackItem]:
-        return self._read(f"SELECT {COLUMNS} FROM feedback ORDER BY id")
 
     def count(self) -> int:
         conn = self._connect()

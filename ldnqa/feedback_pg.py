@@ -16,12 +16,11 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from .errors import LdnqaError
-from .feedback import (COLUMNS, MAX_NOTE, FeedbackError, FeedbackItem, FeedbackStore, SQLiteFeedbackStore,
-                       now)
+from .feedback import FeedbackItem, FeedbackStore, SQLiteFeedbackStore
 
 SCHEMES = ("postgresql", "postgres")
 SCHEMA_LOCK = 0x6C646E7161  # pg_advisory_xact_lock key ("ldnqa"): one replica creates the table
@@ -64,6 +63,9 @@ def describe(url: str) -> str:
 class PostgresFeedbackStore(FeedbackStore):
     """Feedback in the `feedback` table of a PostgreSQL database (created when missing)."""
 
+    PARAM = "%s"
+    REPORTED = "reported"
+
     def __init__(self, url: str, connect_timeout: int = 10) -> None:
         if urlsplit(url).scheme not in SCHEMES:
             raise StoreConfigError("the database URL must start with postgresql://")
@@ -101,14 +103,10 @@ class PostgresFeedbackStore(FeedbackStore):
             cur.execute(sql, params)
             return [self._item(row) for row in cur.fetchall()]
 
-    @staticmethod
-    def _item(row: tuple[Any, ...]) -> FeedbackItem:
-        (id_, created, question, answer, citations, rating, reported, comment, source,
-         reviewed_at, reviewed_by, note) = row
-        return FeedbackItem(id=int(id_), created_at=created, question=question, answer=answer,
-                            citations=json.loads(citations), rating=rating, reported=bool(reported),
-                            comment=comment, source=source, reviewed_at=reviewed_at,
-                            reviewed_by=reviewed_by, review_note=note)
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> int:
+        with self._transaction() as cur:
+            cur.execute(sql, params)
+            return int(cur.rowcount)
 
     def _insert(self, question: str, answer: str, citations: list[dict[str, Any]], rating: str | None,
                 reported: bool, comment: str, *, source: str, created_at: str) -> int:
@@ -120,36 +118,13 @@ class PostgresFeedbackStore(FeedbackStore):
                  reported, comment))
             return int(cur.fetchone()[0])
 
-    def get(self, item_id: int) -> FeedbackItem | None:
-        rows = self._read(f"SELECT {COLUMNS} FROM feedback WHERE id = %s", (item_id,))
-        return rows[0] if rows else None
-
-    def list_for_review(self, include_reviewed: bool = False, limit: int = 200) -> list[FeedbackItem]:
-        pending = "" if include_reviewed else "AND reviewed_at IS NULL"
-        return self._read(
-            f"SELECT {COLUMNS} FROM feedback WHERE (reported OR rating = 'down') {pending} "
-            "ORDER BY created_at DESC, id DESC LIMIT %s", (limit,))
-
-    def mark_reviewed(self, item_id: int, reviewer: str, note: str = "") -> bool:
-        if not isinstance(note, str) or len(note) > MAX_NOTE:
-            raise FeedbackError(f"the note must be text of at most {MAX_NOTE} characters")
-        with self._transaction() as cur:
-            cur.execute("UPDATE feedback SET reviewed_at = %s, reviewed_by = %s, review_note = %s WHERE id = %s",
-                        (now(), reviewer, note.strip(), item_id))
-            return cur.rowcount == 1
-
-    def all_items(self) -> Iterable[FeedbackItem]:
-        return self._read(f"SELECT {COLUMNS} FROM feedback ORDER BY id")
-
     def count(self) -> int:
         with self._transaction() as cur:
             cur.execute("SELECT count(*) FROM feedback")
             return int(cur.fetchone()[0])
 
     def _delete_before(self, created_before: str) -> int:
-        with self._transaction() as cur:
-            cur.execute("DELETE FROM feedback WHERE created_at < %s", (created_before,))
-            return int(cur.rowcount)
+        return self._execute("DELETE FROM feedback WHERE created_at < %s", (created_before,))
 
 
 def database_url(env: Mapping[str, str] | None = None) -> str | None:

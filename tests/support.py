@@ -1,10 +1,11 @@
-"""Shared test helpers: a deterministic fake embedder (for plumbing only) and a tiny PDF writer."""
+"""Shared test helpers: a deterministic fake embedder (for plumbing only), a tiny PDF writer, and the
+round trip every feedback store must pass."""
 from __future__ import annotations
 
 import hashlib
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -80,3 +81,15 @@ def write_pdf(path: Path, pages: list[list[str]], title: str | None = None, encr
         with open(path, "wb") as fh:
             writer.write(fh)
     return path
+
+
+def check_feedback_round_trip(store: Any, reopen: Callable[[], Any], citations: list[dict[str, Any]]) -> None:
+    """Feedback added to `store` reads back whole through `reopen()` (a new connection to the same data)."""
+    item_id = store.add("Does LDN help? ✓", "It may [1].", citations, "down", comment="  wrong  ")
+    again = reopen()
+    item = again.get(item_id)
+    assert item is not None
+    assert (item.question, item.answer, item.citations) == ("Does LDN help? ✓", "It may [1].", citations)
+    assert (item.rating, item.reported, item.comment, item.source) == ("down", False, "wrong", "web")
+    assert item.created_at.endswith("+00:00") and item.reviewed_at is None
+    assert again.get(item_id + 1) is None

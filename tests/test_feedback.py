@@ -15,6 +15,8 @@ import pytest
 
 from ldnqa.feedback import FeedbackError, SQLiteFeedbackStore, csv_cell
 
+from support import check_feedback_round_trip
+
 CITATIONS = [{"id": 1, "doc_id": "younger-2013", "title": "Trial", "text": "Pain fell.", "start": 10,
               "end": 20, "quotes": [[10, 20]]}]
 
@@ -25,14 +27,7 @@ def store(tmp_path):
 
 
 def test_add_and_read_back_everything(store, tmp_path):
-    item_id = store.add("Does LDN help? ✓", "It may [1].", CITATIONS, "down", comment="  wrong  ")
-    reopened = SQLiteFeedbackStore(tmp_path / "data" / "feedback.sqlite3")  # a new connection/file open
-    item = reopened.get(item_id)
-    assert item is not None
-    assert (item.question, item.answer, item.citations) == ("Does LDN help? ✓", "It may [1].", CITATIONS)
-    assert (item.rating, item.reported, item.comment, item.source) == ("down", False, "wrong", "web")
-    assert item.created_at.endswith("+00:00") and item.reviewed_at is None
-    assert reopened.get(item_id + 1) is None
+    check_feedback_round_trip(store, lambda: SQLiteFeedbackStore(tmp_path / "data" / "feedback.sqlite3"), CITATIONS)
 
 
 def test_database_uses_wal_mode(store):

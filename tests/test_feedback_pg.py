@@ -24,6 +24,8 @@ from ldnqa.feedback import FeedbackError, SQLiteFeedbackStore
 from ldnqa.feedback_pg import (PostgresFeedbackStore, StoreConfigError, StoreUnavailable, describe, open_store,
                                store_location)
 
+from support import check_feedback_round_trip
+
 CITATIONS = [{"id": 1, "doc_id": "younger-2013", "title": "Trial ✓", "text": "Pain fell.", "quotes": [[10, 20]]}]
 
 
@@ -96,14 +98,7 @@ def store(pg_url: str) -> PostgresFeedbackStore:
 
 
 def test_add_and_read_back_everything(store: PostgresFeedbackStore) -> None:
-    item_id = store.add("Does LDN help? ✓", "It may [1].", CITATIONS, "down", comment="  wrong  ")
-    again = PostgresFeedbackStore(store.url)  # another replica, its own connections
-    item = again.get(item_id)
-    assert item is not None
-    assert (item.question, item.answer, item.citations) == ("Does LDN help? ✓", "It may [1].", CITATIONS)
-    assert (item.rating, item.reported, item.comment, item.source) == ("down", False, "wrong", "web")
-    assert item.created_at.endswith("+00:00") and item.reviewed_at is None
-    assert again.get(item_id + 1) is None
+    check_feedback_round_trip(store, lambda: PostgresFeedbackStore(store.url), CITATIONS)  # another replica
 
 
 def test_review_queue_and_marking_reviewed(store: PostgresFeedbackStore) -> None:
