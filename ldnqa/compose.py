@@ -58,6 +58,8 @@ class Candidate:
 
 # What kind of answer a question asks for, and how a sentence that gives one looks.
 NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|hundred|dozen"
+RESULT = re.compile(r"\b(conclu\w*|found|results?|showed|no (meaningful|significant|clinically)|did not|"
+                    r"not (better|significant)|improv\w*|reduc\w*|lower|fell|rose|increase\w*)\b", re.I)
 ANSWER_TYPES = [
     # "What even is it?": a sentence that says what the drug is
     (re.compile(r"\bwhat(?:'s| is| even is| exactly is| is this| is that)\s+(?:it|this|that|ldn|naltrexone|"
@@ -71,8 +73,7 @@ ANSWER_TYPES = [
      re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
     (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?|beat|"
                 r"better than|help|helps|work|works|effective|benefit)\b", re.I),
-     re.compile(r"\b(conclu\w*|found|results?|showed|no (meaningful|significant|clinically)|did not|"
-                r"not (better|significant)|improv\w*|reduc\w*|lower|fell|rose|increase\w*)\b", re.I)),
+     RESULT),
     (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
      re.compile(r"\d\s?(%|percent)", re.I)),
     (re.compile(r"\b(how long|how soon|how quickly|how many (weeks|months|days))\b", re.I),
@@ -82,6 +83,10 @@ ANSWER_TYPES = [
     (re.compile(r"\b(how many|how much|what dose|which dose|what dosage|how high|how low|milligrams?|mg)\b", re.I),
      re.compile(r"\b(\d+(\.\d+)?|" + NUMBER_WORDS + r")\s?(mg|milligrams?|micrograms?|%|percent|patients|participants|"
                 r"women|men|people|adults|children)?\b", re.I)),
+    # "Is there any research on it for IBS?": what the research found (after the number questions, so
+    # that "How many studies...?" still wants a number)
+    (re.compile(r"^(?!.*\b(safe|safety|harms?|side effects?|adverse|risks?)\b).*\b(research\w*|studied|studies|"
+                r"tested|trials?|evidence|do(es)? (it |ldn |naltrexone )?(do )?anything)\b", re.I), RESULT),
     (re.compile(r"\b(cost|price|expensive|cheap|afford)", re.I),
      re.compile(r"\b(cost|price|inexpensive|expensive|insurance|\$\d)", re.I)),
 ]
@@ -189,7 +194,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         return abstain(index, hits, "The sources do not mention " + quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
-    named = named_documents(index, key + earlier, f"{query.context} {query.question}")
+    form = question_form_words(query.question)  # "how long": the answer's form, not what a study is called
+    named = named_documents(index, [s for s in key + earlier if s.word not in form], f"{query.context} {query.question}")
     # Once the conversation has named a study, the earlier turns' words have done their work: "How many
     # took part?" after "What did the cytokine study find?" wants sentences about participants.
     focus = key if named and key and earlier else (key + earlier) or check.subjects
@@ -202,7 +208,6 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
-    form = question_form_words(query.question)
     absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in form), key=lambda s: -s.weight)
     unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed, plain)
     if unaddressed:

@@ -51,31 +51,52 @@ def generic_words() -> frozenset[str]:
 YEAR = re.compile(r"(19|20)\d\d")
 # Words that ask for a duration or an amount: the question's form, not its subject. They help find the
 # sentence that answers ("how long" -> "weeks"), but a passage need not contain them to answer.
-QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far)\b(?:.*\b(last|lasts|lasted)\b)?")
+QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far)\b"
+                           r"(?:.*\b(last|lasts|lasted|run|runs|ran|running|continue|continued|go on|went on)\b)?")
 
 
 def question_form_words(question: str) -> set[str]:
     """The question-form words of a question.
 
-    >>> sorted(question_form_words("How long did it last?"))
-    ['last', 'long']
+    >>> sorted(question_form_words("How long did it last?")), sorted(question_form_words("how long did it run"))
+    (['last', 'long'], ['long', 'run'])
     """
     return {w for m in QUESTION_FORM.finditer(question.lower()) for w in m.groups() if w}
 THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
 ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or (?:(?:the|a|an|at|in|on|by|with|for|to|during|before|after)\s+)*([^\W\d_]+)\b")
 
 
-def subject_words(question: str) -> list[tuple[str, str]]:
-    """(word, stem) for each word of the question that may name its subject."""
+def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(word, stem) for each word of the question that may name its subject.
+
+    `names` are words kept even when their stem is generic: "the Bested trial" names its author, though
+    "bested" stems to "best".
+    >>> subject_words("Was the Bested trial best?"), subject_words("Was the Bested trial best?", frozenset({"bested"}))
+    ([('trial', 'trial')], [('bested', 'best'), ('trial', 'trial')])
+    """
     generic = generic_words()
     out = []
     for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", question.lower().replace("\u2019", "'"))):
         if word in STOPWORDS or word in generic or len(word) < 2 or (word.isdigit() and not YEAR.fullmatch(word)):
             continue  # numbers say little, except years: "the 2013 trial" names a study
         stem = tokenize(word, keep_stopwords=True)
-        if stem and stem[0] not in generic:
+        if stem and (stem[0] not in generic or word in names):
             out.append((word, stem[0]))
     return out
+
+
+MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][a-z]+\b")
+
+
+def names_in(question: str, index: Index) -> frozenset[str]:
+    """Capitalised words inside a sentence that a document's card (title, authors, journal) holds:
+    names of studies and their authors, such as "Bested"."""
+    out = set()
+    for word in MID_SENTENCE_CAPITAL.findall(question):
+        stem = tokenize(word, keep_stopwords=True)
+        if stem and any(stem[0] in stems for stems in index.card_stems.values()):
+            out.add(word.lower())
+    return frozenset(out)
 
 
 def idf(index: Index, stem: str) -> float:
@@ -194,7 +215,7 @@ class SubjectPlan:
 
 
 def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:
-    words = subject_words(question)
+    words = subject_words(question, names_in(question, index))
     phrase_hits = synonyms.phrase_stems(question)
     subjects: Subjects = []
     unknown: list[str] = []

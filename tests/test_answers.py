@@ -128,6 +128,23 @@ def test_follow_up_stays_with_the_study_the_conversation_named(assistant) -> Non
     assert {c.doc_id for c in people.citations} == {"parkitny-2017"} and "Eight women" in people.answer
     duration = assistant.ask("how long did it last?", history=["Tell me about the FINAL trial from Denmark"])
     assert not duration.abstained and {c.doc_id for c in duration.citations} == {"due-bruun-2024"}
+    run = assistant.ask("what dose did they get and how long did it run?",
+                        history=["Tell me about the FINAL trial published in the Lancet"])  # "run" asks a duration
+    assert not run.abstained and {c.doc_id for c in run.citations} == {"due-bruun-2024"}
+    assert "12 weeks of 6 mg" in run.answer
+
+
+def test_follow_up_names_a_study_by_its_author(assistant) -> None:
+    """"Bested" names a study (its first author), though the word stems to "best", a generic word."""
+    weeks = assistant.ask("how many weeks did they take it for?", history=["What did the Bested trial find?"])
+    assert {c.doc_id for c in weeks.citations} == {"bested-2023"} and "three weeks" in weeks.answer
+
+
+def test_research_questions_get_what_the_research_found(assistant) -> None:
+    """"Has anybody researched it for X?" wants the study's result first, not only its design."""
+    answer = assistant.ask("Has anybody researched naltrexone for multiple sclerosis?")
+    first = marked_sentences(answer.answer)[0][0]
+    assert first.startswith("The authors concluded")
 
 
 def test_bad_input_is_an_input_error(assistant) -> None:
