@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from .compose import DISCLAIMER, Composition, compose
+from .chunking import split_sentences
 from .config import Settings
 from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
@@ -91,8 +92,9 @@ class Assistant:
         earlier = plan_subjects(query.context, self.index, self.synonyms) if query.context else None
         vectors = self._embed_once(question, query, plan, earlier)
         vector, plain = vectors[query.text], vectors.get(question)  # search text; question as written
+        parts = [vectors[s] for s in sentences_of(question)]
         urgency = triage(question, self.settings.urgent_patterns, plain if statement(question) else vector,
-                         self.urgent_examples)  # "I took..." is judged as the user wrote it
+                         self.urgent_examples, np.array(parts) if parts else None)  # "I took..." as written
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
@@ -107,11 +109,12 @@ class Assistant:
                     earlier: SubjectPlan | None) -> dict[str, np.ndarray]:
         """Every text a question needs from the model, by text, in one call (a call costs ~2 ms itself).
 
-        Always the search text (the question plus synonyms and context); the question as written when
-        it differs and is needed (a first-person statement for triage, unknown words to judge); the
-        words the corpus lacks, here and in the earlier turns.
+        Always the search text (the question plus synonyms and context); each sentence of a message of
+        several, for triage; the question as written when it differs and is needed (a first-person
+        statement for triage, unknown words to judge); the words the corpus lacks, here and in the
+        earlier turns.
         """
-        texts = [query.text]
+        texts = [query.text, *sentences_of(question)]
         if statement(question) or plan.unknown:
             texts += [question, *plan.unknown]
         if earlier:
@@ -138,6 +141,16 @@ class Assistant:
         if isinstance(history, str) or not isinstance(history, (list, tuple)):
             raise InputError("history must be a list of earlier questions.")
         return [h for h in history[-self.settings.max_history:] if isinstance(h, str)]
+
+
+def sentences_of(message: str) -> list[str]:
+    """The sentences of a message of several; none for a message of one sentence.
+
+    >>> sentences_of("My pain is worse. I just want it all to be over."), sentences_of("What dose is used?")
+    (['My pain is worse.', 'I just want it all to be over.'], [])
+    """
+    spans = split_sentences(message, 0, len(message))
+    return [message[start:end] for start, end in spans] if len(spans) > 1 else []
 
 
 def statement(question: str) -> bool:

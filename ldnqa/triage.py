@@ -46,6 +46,27 @@ class Triage:
 # Similarity to an example at which a message counts as urgent. Measured on ~130 ordinary questions:
 # the closest reached 0.54 (self-harm) and 0.56 (overdose); urgent messages were at 0.62 and above.
 SEMANTIC_THRESHOLDS = {"self-harm": 0.60, "overdose": 0.62}
+# Categories also judged sentence by sentence in a longer message, where one sentence ("I just want it
+# all to be over") is diluted by the rest. Not overdose: "I have trouble swallowing pills" alone sits at
+# 0.69 to an overdose example, while ordinary sentences stayed below 0.50 to the self-harm examples.
+PER_SENTENCE = frozenset({"self-harm"})
+# "Would my pain be easier if I was on a higher dose?" asks about a dose nobody has taken; it reads like
+# "I took a much higher dose" to the model. An overdose is not judged by meaning in a message that asks
+# "what if" and reports nothing taken or felt (the patterns still apply to every message).
+REPORTED = re.compile(r"\b(took|taken|swallowed|swallow|doubled|tripled|overdosed|accident\w*|mistake|ago|"
+                      r"last night|today|tonight|this morning|now|feel|feeling|felt|dizzy|sick|vomit\w*)\b", re.I)
+HYPOTHETICAL = re.compile(r"^\W*(would|could|should|can|will|is|are|does|do)\b|\bwhat (happens|would happen|if)\b|"
+                          r"\bif (i|you|someone|somebody|one|a person) (was|were|took|take|takes|had|went|go|used)\b",
+                          re.I)
+
+
+def asks_what_if(message: str) -> bool:
+    """A question about a dose not taken.
+
+    >>> asks_what_if("Would a higher dose help?"), asks_what_if("Could the 9 mg I took last night be why I feel sick?")
+    (True, False)
+    """
+    return bool(HYPOTHETICAL.search(message)) and not REPORTED.search(message)
 
 
 def sections(path: str) -> list[tuple[str, str]]:
@@ -77,10 +98,12 @@ def load_patterns(path: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 
 def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
-           examples: Mapping[str, np.ndarray] | None = None) -> Triage:
+           examples: Mapping[str, np.ndarray] | None = None, sentences: np.ndarray | None = None) -> Triage:
     """Which urgent categories the message matches, by pattern or (given vectors) by meaning.
 
-    Curly apostrophes are straightened first so "I don’t want to live" matches like "don't".
+    `sentences`, the vectors of a longer message's sentences (one row each), are judged too for the
+    PER_SENTENCE categories. Curly apostrophes are straightened first so "I don’t want to live" matches
+    like "don't".
     """
     text = message.replace("\u2019", "'").replace("\u2018", "'")
     found: list[str] = []
@@ -89,7 +112,12 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
             found.append(category)
     if vector is not None and examples:
         for category, vectors in examples.items():
-            if category not in found and len(vectors) and float(np.max(vectors @ vector)) >= SEMANTIC_THRESHOLDS[category]:
+            if category in found or not len(vectors) or (category == "overdose" and asks_what_if(text)):
+                continue
+            judged = vector.reshape(1, -1)
+            if category in PER_SENTENCE and sentences is not None and len(sentences):
+                judged = np.vstack([judged, sentences])
+            if float(np.max(judged @ vectors.T)) >= SEMANTIC_THRESHOLDS[category]:
                 found.append(category)
     order = ["self-harm", "overdose", "severe-reaction"]
     found.sort(key=lambda c: order.index(c) if c in order else len(order))
