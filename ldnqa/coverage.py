@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .config import DATA_DIR
-from .indexing import Index
+from .indexing import Index, doc_card
 from .lexical import STOPWORDS, TOKEN, tokenize
 from .query import Synonyms
 
@@ -214,13 +214,43 @@ class SubjectPlan:
     ablated: tuple[str, ...] = ()  # the question without each of them
 
 
+COMPOUND = re.compile(r"\b([^\W\d_]{2,})-([^\W\d_]{2,})\b")
+MAX_PHRASE_PASSAGES = 500  # passages searched for a compound's wording; beyond, it is taken as present
+
+
+def unknown_compounds(question: str, index: Index) -> set[str]:
+    """The parts of hyphenated words the corpus never writes, though it has each part: "half-life" is
+    not "half" and "life". Written with a hyphen or a space, anywhere, counts as present.
+    """
+    out: set[str] = set()
+    lexical = index.lexical
+    for first, second in COMPOUND.findall(question.lower()):
+        stems = [tokenize(first), tokenize(second)]
+        if not all(stems) or any(st[0] not in lexical.vocab for st in stems):
+            continue  # a stop word or an unknown part: the words are judged one by one
+        rows = [set(lexical.docs[lexical.ptr[t]:lexical.ptr[t + 1]].tolist())
+                for t in (lexical.vocab[st[0]] for st in stems)]
+        both = sorted(rows[0] & rows[1])
+        wording = re.compile(rf"\b{re.escape(first)}[-\s]+{re.escape(second)}\b", re.I)
+        if len(both) <= MAX_PHRASE_PASSAGES and not any(wording.search(passage_words(index, i)) for i in both):
+            out |= {first, second}
+    return out
+
+
+def passage_words(index: Index, row: int) -> str:
+    """What the lexical index holds for a passage: its text, heading and document card."""
+    chunk = index.chunks[row]
+    return f"{chunk.heading}\n{chunk.text}\n{doc_card(index.documents[chunk.doc_id])}"
+
+
 def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:
     words = subject_words(question, names_in(question, index))
     phrase_hits = synonyms.phrase_stems(question)
+    compounds = unknown_compounds(question, index) if "-" in question else set()
     subjects: Subjects = []
     unknown: list[str] = []
     for word, stem in words:
-        forms = corpus_forms(word, stem, index, synonyms, phrase_hits)
+        forms = set() if word in compounds else corpus_forms(word, stem, index, synonyms, phrase_hits)
         if forms:
             subjects.append(subject(index, word, max(idf(index, f) for f in forms), forms))
         else:

@@ -53,6 +53,8 @@ def test_answers_quote_the_sources(assistant) -> None:
     ("Is it safe to take LDN while pregnant?", "pregnant"),
     ("What is the LDN dose for a dog?", "dog"),
     ("Does LDN help with psoriasis?", "psoriasis"),
+    # a hyphenated word is not its parts: the sources say "half of patients" and "quality of life"
+    ("How many hours is LDN's half-life?", "half life"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
@@ -126,6 +128,13 @@ def test_urgent_messages_put_urgent_care_first(assistant, message: str, category
                                       "Nobody noticed when I skipped a dose last week. Is that normal?"])
 def test_questions_about_risks_are_not_urgent(assistant, question: str) -> None:
     assert not assistant.ask(question).urgent
+
+
+@pytest.mark.parametrize("question", ["Are there side-effects?", "Was the Stanford trial double-blind?",
+                                      "What did the meta-analysis conclude?"])
+def test_hyphenated_words_the_sources_use_are_known(assistant, question: str) -> None:
+    """Written with a hyphen, a space or in a heading: the compound is in the sources."""
+    assert not assistant.ask(question).abstained
 
 
 def test_follow_up_uses_the_conversation(assistant) -> None:
