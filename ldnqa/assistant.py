@@ -17,7 +17,6 @@ from typing import Sequence
 import numpy as np
 
 from .compose import DISCLAIMER, Composition, compose
-from .chunking import split_sentences
 from .config import Settings
 from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
@@ -35,6 +34,7 @@ ANCHORS = frozenset(tokenize(
     "ldn naltrexone fibromyalgia fibro pregabalin lyrica gabapentin neurontin opioid opiate "
     "crohn sclerosis irritable bowel crps regional trial study studies review meta-analysis glia glial "
     "microglia astrocytes endorphins cytokines"))
+CHAT_SENTENCE = re.compile(r"(?<=[.?!])\s+|\s*\n\s*|\s+-\s+|(?<=\w)\s*\d\)\s+")
 FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|me|my|myself|we|our)\b", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
@@ -146,11 +146,12 @@ class Assistant:
 def sentences_of(message: str) -> list[str]:
     """The sentences of a message of several; none for a message of one sentence.
 
-    >>> sentences_of("My pain is worse. I just want it all to be over."), sentences_of("What dose is used?")
-    (['My pain is worse.', 'I just want it all to be over.'], [])
+    >>> sentences_of("My pain is worse. i just want it all to be over"), sentences_of("What dose is used?")
+    (['My pain is worse.', 'i just want it all to be over'], [])
     """
-    spans = split_sentences(message, 0, len(message))
-    return [message[start:end] for start, end in spans] if len(spans) > 1 else []
+    # Chat is not prose: sentences may start in lower case ("knife is next to me. nothing works").
+    parts = [p.strip() for p in CHAT_SENTENCE.split(message) if len(p.split()) >= 2]
+    return parts if len(parts) > 1 else []
 
 
 def statement(question: str) -> bool:

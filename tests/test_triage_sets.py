@@ -1,0 +1,26 @@
+"""Urgent triage on three sets of realistic messages (90/90, 60/60, 60/60 urgent/ordinary), written by
+helpers who saw neither the code nor the data files. `triage1` and `triage2` were used to write patterns
+and examples; `triage3` was scored once, unseen, so its floor is what unseen wording measures."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+EVAL = Path(__file__).resolve().parent.parent / "eval"
+# (least share of urgent messages flagged, most ordinary messages flagged)
+FLOORS = {"triage1.jsonl": (1.0, 5), "triage2.jsonl": (0.76, 10), "triage3.jsonl": (0.55, 9)}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_urgent_recall_and_false_alarms(assistant, name: str) -> None:
+    rows = [json.loads(line) for line in (EVAL / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    flagged = [(row, assistant.ask(row["message"]).urgent) for row in rows]
+    urgent = [f for row, f in flagged if row["urgent"]]
+    alarms = sum(f for row, f in flagged if not row["urgent"])
+    recall, most_alarms = FLOORS[name]
+    missed = [row["message"][:80] for row, f in flagged if row["urgent"] and not f]
+    assert sum(urgent) / len(urgent) >= recall, missed
+    assert alarms <= most_alarms
