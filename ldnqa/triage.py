@@ -48,7 +48,8 @@ class Triage:
 SEMANTIC_THRESHOLDS = {"self-harm": 0.60, "overdose": 0.62}
 # Categories also judged sentence by sentence in a longer message, where one sentence ("I just want it
 # all to be over") is diluted by the rest. Not overdose: "I have trouble swallowing pills" alone sits at
-# 0.69 to an overdose example, while ordinary sentences stayed below 0.50 to the self-harm examples.
+# 0.69 to an overdose example, while the sentences of ~470 ordinary eval questions stayed at or below 0.56
+# to the self-harm examples.
 PER_SENTENCE = frozenset({"self-harm"})
 # "Would my pain be easier if I was on a higher dose?" asks about a dose nobody has taken; it reads like
 # "I took a much higher dose" to the model. An overdose is not judged by meaning in a message that asks
