@@ -90,9 +90,10 @@ class Assistant:
         query = build_query(question, history, self.synonyms, ANCHORS)
         plan = plan_subjects(question, self.index, self.synonyms)
         earlier = plan_subjects(query.context, self.index, self.synonyms) if query.context else None
-        vectors = self._embed_once(question, query, plan, earlier)
+        sentences = sentences_of(question)
+        vectors = self._embed_once(question, query, plan, earlier, sentences)
         vector, plain = vectors[query.text], vectors.get(question)  # search text; question as written
-        parts = [vectors[s] for s in sentences_of(question)]
+        parts = [vectors[s] for s in sentences]
         urgency = triage(question, self.settings.urgent_patterns, plain if statement(question) else vector,
                          self.urgent_examples, np.array(parts) if parts else None)  # "I took..." as written
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
@@ -106,15 +107,15 @@ class Assistant:
                       notice(urgency.message, result), result.citations, result.notes)
 
     def _embed_once(self, question: str, query: Query, plan: SubjectPlan,
-                    earlier: SubjectPlan | None) -> dict[str, np.ndarray]:
+                    earlier: SubjectPlan | None, sentences: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Every text a question needs from the model, by text, in one call (a call costs ~2 ms itself).
 
-        Always the search text (the question plus synonyms and context); each sentence of a message of
-        several, for triage; the question as written when it differs and is needed (a first-person
+        Always the search text (the question plus synonyms and context); the `sentences` of a message
+        of several, for triage; the question as written when it differs and is needed (a first-person
         statement for triage, unknown words to judge); the words the corpus lacks, here and in the
         earlier turns.
         """
-        texts = [query.text, *sentences_of(question)]
+        texts = [query.text, *sentences]
         if statement(question) or plan.unknown:
             texts += [question, *plan.unknown]
         if earlier:

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .config import DATA_DIR
-from .indexing import Index, doc_card
+from .indexing import Index, lexical_text
 from .lexical import STOPWORDS, TOKEN, tokenize
 from .query import Synonyms
 
@@ -94,7 +94,7 @@ def names_in(question: str, index: Index) -> frozenset[str]:
     out = set()
     for word in MID_SENTENCE_CAPITAL.findall(question):
         stem = tokenize(word, keep_stopwords=True)
-        if stem and any(stem[0] in stems for stems in index.card_stems.values()):
+        if stem and stem[0] in index.card_words:
             out.add(word.lower())
     return frozenset(out)
 
@@ -232,15 +232,10 @@ def unknown_compounds(question: str, index: Index) -> set[str]:
                 for t in (lexical.vocab[st[0]] for st in stems)]
         both = sorted(rows[0] & rows[1])
         wording = re.compile(rf"\b{re.escape(first)}[-\s]+{re.escape(second)}\b", re.I)
-        if len(both) <= MAX_PHRASE_PASSAGES and not any(wording.search(passage_words(index, i)) for i in both):
+        if len(both) <= MAX_PHRASE_PASSAGES and not any(
+                wording.search(lexical_text(index.chunks[i], index.documents[index.chunks[i].doc_id])) for i in both):
             out |= {first, second}
     return out
-
-
-def passage_words(index: Index, row: int) -> str:
-    """What the lexical index holds for a passage: its text, heading and document card."""
-    chunk = index.chunks[row]
-    return f"{chunk.heading}\n{chunk.text}\n{doc_card(index.documents[chunk.doc_id])}"
 
 
 def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:

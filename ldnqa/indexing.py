@@ -64,6 +64,7 @@ class Index:
         self.doc_row = {doc_id: i for i, doc_id in enumerate(self.documents)}
         # Stemmed words of every unit, computed once: composition compares them on every question.
         self.card_stems = {d.id: frozenset(tokenize(doc_card(d))) for d in self.documents.values()}
+        self.card_words = frozenset().union(*self.card_stems.values())  # any card's: names of studies, authors
         self.heading_stems = [frozenset(tokenize(c.heading)) for c in self.chunks]
         self.chunk_stems = [frozenset(tokenize(c.text)) for c in self.chunks]
         self.sentence_stems = [frozenset(tokenize(s.text)) for s in self.sentences]
