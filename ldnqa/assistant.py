@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -24,9 +24,10 @@ from .errors import InputError
 from .indexing import Index, Log, load_or_build, stderr_log
 from .lexical import tokenize
 from .loading import Corpus, load_corpus
-from .query import Query, build_query, synonyms_from
+from .query import Query, Synonyms, build_query, synonyms_from
 from .retrieval import retrieve
-from .triage import load_examples, triage
+from .triage import load_examples, sentences_of, triage
+from .triage_model import load_model
 from .types import Answer, Document
 
 # Words that name what a conversation is about; a follow-up without any borrows them from earlier turns.
@@ -34,7 +35,6 @@ ANCHORS = frozenset(tokenize(
     "ldn naltrexone fibromyalgia fibro pregabalin lyrica gabapentin neurontin opioid opiate "
     "crohn sclerosis irritable bowel crps regional trial study studies review meta-analysis glia glial "
     "microglia astrocytes endorphins cytokines"))
-CHAT_SENTENCE = re.compile(r"(?<=[.?!])\s+|\s*\n\s*|\s+-\s+|(?<=\w)\s*\d\)\s+")
 FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|me|my|myself|we|our)\b", re.I)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
@@ -48,6 +48,7 @@ class Assistant:
         self.synonyms = synonyms_from(settings.synonyms)
         examples = load_examples(settings.urgent_examples)
         self.urgent_examples = {c: embedder.embed(lines) for c, lines in examples.items()}
+        self.urgency_model = load_model(settings.urgent_model, embedder.name, embedder.dim)
 
     @classmethod
     def load(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
@@ -94,8 +95,8 @@ class Assistant:
         vectors = self._embed_once(question, query, plan, earlier, sentences)
         vector, plain = vectors[query.text], vectors.get(question)  # search text; question as written
         parts = [vectors[s] for s in sentences]
-        urgency = triage(question, self.settings.urgent_patterns, plain if statement(question) else vector,
-                         self.urgent_examples, np.array(parts) if parts else None)  # "I took..." as written
+        urgency = triage(question, self.settings.urgent_patterns, vectors[judged_text(question, query)],
+                         self.urgent_examples, np.array(parts) if parts else None, self.urgency_model)
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
@@ -144,15 +145,16 @@ class Assistant:
         return [h for h in history[-self.settings.max_history:] if isinstance(h, str)]
 
 
-def sentences_of(message: str) -> list[str]:
-    """The sentences of a message of several; none for a message of one sentence.
+def judged_text(question: str, query: Query) -> str:
+    """The text whose vector triage judges: a statement ("I took...") as written, else the search text."""
+    return question if statement(question) else query.text
 
-    >>> sentences_of("My pain is worse. i just want it all to be over"), sentences_of("What dose is used?")
-    (['My pain is worse.', 'i just want it all to be over'], [])
-    """
-    # Chat is not prose: sentences may start in lower case ("knife is next to me. nothing works").
-    parts = [p.strip() for p in CHAT_SENTENCE.split(message) if len(p.split()) >= 2]
-    return parts if len(parts) > 1 else []
+
+def triage_texts(synonyms: Synonyms) -> Callable[[str], list[str]]:
+    """For fitting the urgency model: the texts `ask` judges a new message by (see triage_model)."""
+    def texts(message: str) -> list[str]:
+        return [judged_text(message, build_query(message, [], synonyms, ANCHORS)), *sentences_of(message)]
+    return texts
 
 
 def statement(question: str) -> bool:

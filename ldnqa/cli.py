@@ -9,6 +9,7 @@
     ldnqa bench [--json FILE]        speed and memory against the targets (--scale N: the dense index)
     ldnqa beir DIR [--run FILE]      the retriever on a BEIR dataset: nDCG@10, Recall@100, TREC run
     ldnqa feedback purge --older-than DAYS   delete old feedback (data/ or LDNQA_DATABASE_URL)
+    ldnqa triage-train FILE...       fit the urgent-message classifier on labelled JSON lines
 """
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     beir.add_argument("--cache", metavar="DIR", help="cache root (default: ~/.cache/ldnqa/beir)")
     beir.add_argument("--fusion", choices=("zscore", "rrf"), default="zscore",
                       help="hybrid: weighted z-scores (default) or plain reciprocal rank fusion")
+    tt = sub.add_parser("triage-train", help="fit the urgent-message classifier (docs/triage.md)")
+    tt.add_argument("files", nargs="+", help='JSON lines: {"message", "urgent", "category"}')
+    tt.add_argument("--out", help="where to write the model (default: the one ldnqa uses)")
     serve = sub.add_parser("serve", parents=[common], help="run the web app")
     serve.add_argument("--host", default=os.environ.get("LDNQA_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LDNQA_PORT", "7860")))
@@ -135,6 +139,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .assistant import triage_texts
+    from .config import Settings
+    from .embedding import SentenceTransformerEmbedder
+    from .query import synonyms_from
+    from .triage_model import train
+
+    settings = Settings.from_env()
+    paths = [Path(f) for f in args.files]
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"{path} is not a file")
+    embedder = SentenceTransformerEmbedder(settings.model)
+    model = train(paths, embedder.embed, triage_texts(synonyms_from(settings.synonyms)), settings.model)
+    out = Path(args.out or settings.urgent_model)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)  # a half-written model never replaces a good one
+    thresholds = ", ".join(f"{c} {v['threshold']:.2f}" for c, v in model["categories"].items())
+    print(f"Wrote {out}: {sum(t['lines'] for t in model['trained_on'])} messages; thresholds {thresholds}")
+    return 0
+
+
 def cmd_staff_hash(args: argparse.Namespace) -> int:
     """Ask for a password twice (never on the command line) and print `user:salt:hash`."""
     import getpass
@@ -199,7 +228,7 @@ def cmd_beir(args: argparse.Namespace) -> int:
 
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval, "serve": cmd_serve,
             "staff-hash": cmd_staff_hash, "feedback": cmd_feedback, "bench": cmd_bench,
-            "beir": cmd_beir}
+            "beir": cmd_beir, "triage-train": cmd_triage_train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

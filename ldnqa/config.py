@@ -33,6 +33,7 @@ class Settings:
     synonyms: str = str(DATA_DIR / "synonyms.txt")
     urgent_patterns: str = str(DATA_DIR / "urgent.txt")
     urgent_examples: str = str(DATA_DIR / "urgent_examples.txt")
+    urgent_model: str = str(DATA_DIR / "triage_model.json")  # `ldnqa triage-train` writes it
 
     def index_fields(self) -> dict[str, object]:
         """The settings recorded in the manifest; a change rebuilds the index."""

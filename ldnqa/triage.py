@@ -16,6 +16,8 @@ from typing import Mapping
 
 import numpy as np
 
+from .triage_model import CORROBORATION, UNCHALLENGED, UrgencyModel
+
 EMERGENCY = ("If this may be an emergency, call your local emergency number now (911 in the US and Canada, "
              "112 in Europe, 999 in the UK) or go to the nearest emergency department.")
 MESSAGES = {
@@ -56,6 +58,7 @@ PER_SENTENCE = frozenset({"self-harm"})
 # "what if" and reports nothing taken or felt (the patterns still apply to every message).
 REPORTED = re.compile(r"\b(took|taken|swallowed|swallow|doubled|tripled|overdosed|accident\w*|mistake|ago|"
                       r"last night|today|tonight|this morning|now|feel|feeling|felt|dizzy|sick|vomit\w*)\b", re.I)
+CHAT_SENTENCE = re.compile(r"(?<=[.?!])\s+|\s*\n\s*|\s+-\s+|(?<=\w)\s*\d\)\s+")
 HYPOTHETICAL = re.compile(r"^\W*(would|could|should|can|will|is|are|does|do)\b|\bwhat (happens|would happen|if)\b|"
                           r"\bif (i|you|someone|somebody|one|a person) (was|were|took|take|takes|had|went|go|used)\b",
                           re.I)
@@ -68,6 +71,17 @@ def asks_what_if(message: str) -> bool:
     (True, False)
     """
     return bool(HYPOTHETICAL.search(message)) and not REPORTED.search(message)
+
+
+def sentences_of(message: str) -> list[str]:
+    """The sentences of a message of several; none for a message of one sentence.
+
+    >>> sentences_of("My pain is worse. i just want it all to be over"), sentences_of("What dose is used?")
+    (['My pain is worse.', 'i just want it all to be over'], [])
+    """
+    # Chat is not prose: sentences may start in lower case ("knife is next to me. nothing works").
+    parts = [p.strip() for p in CHAT_SENTENCE.split(message) if len(p.split()) >= 2]
+    return parts if len(parts) > 1 else []
 
 
 def sections(path: str) -> list[tuple[str, str]]:
@@ -99,12 +113,13 @@ def load_patterns(path: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 
 def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
-           examples: Mapping[str, np.ndarray] | None = None, sentences: np.ndarray | None = None) -> Triage:
+           examples: Mapping[str, np.ndarray] | None = None, sentences: np.ndarray | None = None,
+           model: UrgencyModel | None = None) -> Triage:
     """Which urgent categories the message matches, by pattern or (given vectors) by meaning.
 
     `sentences`, the vectors of a longer message's sentences (one row each), are judged too for the
-    PER_SENTENCE categories. Curly apostrophes are straightened first so "I don’t want to live" matches
-    like "don't".
+    PER_SENTENCE categories and by the learned `model`. Curly apostrophes are straightened first so
+    "I don’t want to live" matches like "don't".
     """
     text = message.replace("\u2019", "'").replace("\u2018", "'")
     found: list[str] = []
@@ -120,6 +135,12 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
                 judged = np.vstack([judged, sentences])
             if float(np.max(judged @ vectors.T)) >= SEMANTIC_THRESHOLDS[category]:
                 found.append(category)
+    if vector is not None and model is not None:
+        rows = vector.reshape(1, -1) if sentences is None or not len(sentences) else np.vstack([vector, sentences])
+        probabilities = model.probabilities(rows)
+        if max(probabilities.values()) < CORROBORATION:  # the words matched; the situation may not
+            found = [c for c in found if c in UNCHALLENGED]
+        found += [c for c, p in probabilities.items() if p >= model.thresholds[c] and c not in found]
     order = ["self-harm", "overdose", "severe-reaction"]
     found.sort(key=lambda c: order.index(c) if c in order else len(order))
     return Triage(bool(found), tuple(found))

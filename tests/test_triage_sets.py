@@ -1,6 +1,8 @@
-"""Urgent triage on three sets of realistic messages (90/90, 60/60, 60/60 urgent/ordinary), written by
-helpers who saw neither the code nor the data files. `triage1` and `triage2` were used to write patterns
-and examples; `triage3` was scored once, unseen, so its floor is what unseen wording measures."""
+"""Urgent triage on four sets of realistic messages (90/90, 60/60, 60/60, 60/60 urgent/ordinary), written
+by helpers who saw neither the code nor the data files. `triage1` and `triage2` were used to write
+patterns and examples and are part of the urgency model's training data; `triage3` was used to choose how
+patterns and the model combine; `triage4` was scored once, unseen, so its floor is what unseen wording
+measures."""
 from __future__ import annotations
 
 import json
@@ -11,7 +13,8 @@ import pytest
 pytestmark = pytest.mark.slow
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 # (least share of urgent messages flagged, most ordinary messages flagged)
-FLOORS = {"triage1.jsonl": (1.0, 5), "triage2.jsonl": (0.76, 10), "triage3.jsonl": (0.55, 9)}
+FLOORS = {"triage1.jsonl": (1.0, 3), "triage2.jsonl": (0.95, 7), "triage3.jsonl": (0.9, 10),
+          "triage4.jsonl": (0.9, 6)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
