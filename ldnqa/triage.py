@@ -1,10 +1,11 @@
 """Stage 0: does this message describe an urgent situation? Checked before anything else is done.
 
-Two signals, both editable data grouped by category: patterns (`data/urgent.txt`) catch the usual
-phrasings; example messages (`data/urgent_examples.txt`) catch other wordings by meaning, for the
-categories where meaning separates urgent messages from ordinary questions (measured: self-harm and
-overdose; a severe reaction reads too much like a question about side effects). Each category has its
-own message; the most specific one is shown first, then the general emergency advice.
+Three signals, all editable data grouped by category: patterns (`data/urgent.txt`) catch the usual
+phrasings; example messages (`data/urgent_examples.txt`) catch other wordings by meaning, for self-harm
+and overdose; a learned model (`triage_model.py`) catches situations described in words neither lists,
+and overrules pattern and example matches for overdose or reactions where it sees no risk at all
+(docs/triage.md). Each category has its own message; the most specific one is shown first, then the
+general emergency advice.
 """
 from __future__ import annotations
 
