@@ -34,7 +34,7 @@ FOLDS = 5
 MAX_FALSE_ALARMS = 0.01
 # A pattern or example match stands only when the model gives some category at least this probability.
 # Patterns match words, not situations: "I fainted once in 2019", "no swelling", "years ago I had an
-# overdose". Measured on the realistic-message sets (patterns alone flag up to 15% of ordinary ones): at
+# overdose". Measured with the first model (patterns alone flag up to 15% of ordinary messages): at
 # 0.3 the false alarms of triage3 fell from 15 to 10 of 60 and no urgent message was lost, on it or on
 # the ~60 urgent messages of the answer sets.
 CORROBORATION = 0.3

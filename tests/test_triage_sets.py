@@ -13,8 +13,8 @@ import pytest
 pytestmark = pytest.mark.slow
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 # (least share of urgent messages flagged, most ordinary messages flagged)
-FLOORS = {"triage1.jsonl": (1.0, 3), "triage2.jsonl": (0.95, 7), "triage3.jsonl": (0.9, 10),
-          "triage4.jsonl": (0.9, 6)}
+FLOORS = {"triage1.jsonl": (1.0, 2), "triage2.jsonl": (0.95, 7), "triage3.jsonl": (0.9, 8),
+          "triage4.jsonl": (0.93, 8)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
