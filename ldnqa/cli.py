@@ -157,8 +157,11 @@ def cmd_triage_train(args: argparse.Namespace) -> int:
     model = train(paths, embedder.embed, triage_texts(synonyms_from(settings.synonyms)), settings.model)
     out = Path(args.out or settings.urgent_model)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out)  # a half-written model never replaces a good one
+    try:
+        tmp.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(out)  # a half-written model never replaces a good one
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}") from exc
     thresholds = ", ".join(f"{c} {v['threshold']:.2f}" for c, v in model["categories"].items())
     print(f"Wrote {out}: {sum(t['lines'] for t in model['trained_on'])} messages; thresholds {thresholds}")
     return 0

@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, ModelError
 
 CATEGORIES = ("self-harm", "overdose", "severe-reaction")
 FOLDS = 5
@@ -72,14 +72,18 @@ def load_model(path: str | Path, model_name: str, dim: int) -> UrgencyModel | No
     """The classifier at `path`, or None when it is absent or was fitted for another embedding model."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("model") != model_name or data.get("dim") != dim:
+            return None
+        cats = data["categories"]
+        weights = {c: np.asarray(v["weights"], dtype=np.float32).reshape(dim) for c, v in cats.items()}
+        return UrgencyModel(model_name, weights, {c: float(v["bias"]) for c, v in cats.items()},
+                            {c: float(v["threshold"]) for c, v in cats.items()})
     except FileNotFoundError:
         return None
-    if data.get("model") != model_name or data.get("dim") != dim:
-        return None
-    cats = data["categories"]
-    return UrgencyModel(model_name, {c: np.asarray(v["weights"], dtype=np.float32) for c, v in cats.items()},
-                        {c: float(v["bias"]) for c, v in cats.items()},
-                        {c: float(v["threshold"]) for c, v in cats.items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        # Refuse rather than triage without it: a damaged model must not quietly lower urgent recall.
+        raise ModelError(f"{path} is damaged ({exc!r}); restore it from git or run `ldnqa triage-train` "
+                         "(docs/triage.md)") from exc
 
 
 # --- fitting ------------------------------------------------------------------------------------

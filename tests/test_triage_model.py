@@ -11,7 +11,7 @@ import pytest
 from ldnqa import triage_model as tm
 from ldnqa.cli import main
 from ldnqa.config import DATA_DIR, Settings
-from ldnqa.errors import InputError
+from ldnqa.errors import InputError, ModelError
 from ldnqa.triage import sentences_of, triage
 
 from support import ROOT, HashEmbedder
@@ -48,6 +48,16 @@ def test_a_model_for_another_embedding_model_or_missing_is_not_used(tmp_path: Pa
     assert tm.load_model(path, "test-hash-embedder", 64) is None
     assert tm.load_model(path, "other-model", 384) is None
     assert tm.load_model(tmp_path / "absent.json", "other-model", 64) is None
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"model": "m", "dim": 2, "categories": {"overdose": {}}}',
+                                  '{"model": "m", "dim": 2, "categories": {"overdose": '
+                                  '{"weights": [1, 2, 3], "bias": 0, "threshold": 0.9}}}'])
+def test_a_damaged_model_file_is_refused_with_a_message(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(text)
+    with pytest.raises(ModelError, match="damaged.*ldnqa triage-train"):
+        tm.load_model(path, "m", 2)
 
 
 @pytest.mark.parametrize("line, problem", [("not json", "expected"), ('{"message": "x"}', "expected"),
@@ -91,6 +101,14 @@ def test_the_cli_reports_a_missing_training_file(tmp_path: Path, capsys: pytest.
     assert main(["triage-train", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "m.json")]) == 1
     assert "missing.jsonl is not a file" in capsys.readouterr().err
     assert not (tmp_path / "m.json").exists()
+
+
+def test_the_cli_reports_a_model_it_cannot_write(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ldnqa.embedding.SentenceTransformerEmbedder", lambda name: HashEmbedder())
+    out = tmp_path / "no-such-dir" / "m.json"
+    assert main(["triage-train", str(write(tmp_path, ROWS)), "--out", str(out)]) == 1
+    assert f"cannot write {out}" in capsys.readouterr().err
 
 
 def test_the_committed_model_was_fitted_on_the_committed_training_data() -> None:
