@@ -127,21 +127,26 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     for category, pattern in load_patterns(patterns_path):
         if category not in found and pattern.search(text):
             found.append(category)
-    if vector is not None and examples:
-        for category, vectors in examples.items():
-            if category in found or not len(vectors) or (category == "overdose" and asks_what_if(text)):
-                continue
-            judged = vector.reshape(1, -1)
-            if category in PER_SENTENCE and sentences is not None and len(sentences):
-                judged = np.vstack([judged, sentences])
-            if float(np.max(judged @ vectors.T)) >= SEMANTIC_THRESHOLDS[category]:
-                found.append(category)
-    if vector is not None and model is not None:
-        rows = vector.reshape(1, -1) if sentences is None or not len(sentences) else np.vstack([vector, sentences])
+    if vector is None:
+        return ordered(found)
+    whole = vector.reshape(1, -1)
+    rows = whole if sentences is None or not len(sentences) else np.vstack([whole, sentences])
+    for category, vectors in (examples or {}).items():
+        if category in found or not len(vectors) or (category == "overdose" and asks_what_if(text)):
+            continue
+        judged = rows if category in PER_SENTENCE else whole
+        if float(np.max(judged @ vectors.T)) >= SEMANTIC_THRESHOLDS[category]:
+            found.append(category)
+    if model is not None:
         probabilities = model.probabilities(rows)
         if max(probabilities.values()) < CORROBORATION:  # the words matched; the situation may not
             found = [c for c in found if c in UNCHALLENGED]
         found += [c for c, p in probabilities.items() if p >= model.thresholds[c] and c not in found]
+    return ordered(found)
+
+
+def ordered(found: list[str]) -> Triage:
+    """The categories found, most specific message first."""
     order = ["self-harm", "overdose", "severe-reaction"]
-    found.sort(key=lambda c: order.index(c) if c in order else len(order))
+    found = sorted(found, key=lambda c: order.index(c) if c in order else len(order))
     return Triage(bool(found), tuple(found))
