@@ -57,11 +57,12 @@ class UrgencyModel:
 
     def probabilities(self, vectors: np.ndarray) -> dict[str, float]:
         """Each category's highest probability over the rows (the message, then its sentences)."""
-        rows = np.atleast_2d(vectors)
-        return {c: float(sigmoid(rows @ w + self.bias[c]).max()) for c, w in self.weights.items()}
+        return {c: highest(vectors, w, self.bias[c]) for c, w in self.weights.items()}
 
-    def categories(self, vectors: np.ndarray) -> list[str]:
-        return [c for c, p in self.probabilities(vectors).items() if p >= self.thresholds[c]]
+
+def highest(vectors: np.ndarray, weights: np.ndarray, bias: float) -> float:
+    """The highest probability one category's regression gives any row of `vectors`."""
+    return float(sigmoid(np.atleast_2d(vectors) @ weights + bias).max())
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -166,7 +167,7 @@ def choose_threshold(examples: Sequence[Example], category: str, l2: float) -> f
     for fold in range(FOLDS):
         train = [e for i, e in enumerate(examples) if i % FOLDS != fold]
         w = fit_category(train, category, l2)
-        ordinary += [float(sigmoid(e.vectors @ w[:-1] + w[-1]).max())
+        ordinary += [highest(e.vectors, w[:-1], w[-1])
                      for i, e in enumerate(examples) if i % FOLDS == fold and e.category == "none"]
     scores = np.array(ordinary)
     return next((t for t in THRESHOLDS if (scores >= t).mean() <= MAX_FALSE_ALARMS), THRESHOLDS[-1])
@@ -195,4 +196,5 @@ def train(paths: Sequence[Path], embed: Embed, texts_of: Texts, model_name: str,
 def fingerprint(path: Path) -> dict[str, object]:
     """What a model was fitted on: the file's path from where the command ran, line count, content hash."""
     data = path.read_bytes()
-    return {"file": Path(os.path.relpath(path)).as_posix(), "lines": data.count(b"\n"), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"file": Path(os.path.relpath(path)).as_posix(), "lines": data.count(b"\n"),
+            "sha256": hashlib.sha256(data).hexdigest()}

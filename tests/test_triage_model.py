@@ -118,7 +118,8 @@ def test_the_committed_model_was_fitted_on_the_committed_training_data() -> None
     files = [record["file"] for record in doc["trained_on"]]
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(ROOT)
-        assert doc["trained_on"] == [tm.fingerprint(Path(f)) for f in files], f"run: ldnqa triage-train {' '.join(files)}"
+        fitted_on = [tm.fingerprint(Path(f)) for f in files]
+    assert doc["trained_on"] == fitted_on, f"run: ldnqa triage-train {' '.join(files)}"
 
 
 @pytest.mark.slow
