@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .triage_model import CORROBORATION, UNCHALLENGED, UrgencyModel
+from .triage_model import CORROBORATION, UNCHALLENGED, UrgencyModel, sections
 
 EMERGENCY = ("If this may be an emergency, call your local emergency number now (911 in the US and Canada, "
              "112 in Europe, 999 in the UK) or go to the nearest emergency department.")
@@ -83,21 +83,6 @@ def sentences_of(message: str) -> list[str]:
     # Chat is not prose: sentences may start in lower case ("knife is next to me. nothing works").
     parts = [p.strip() for p in CHAT_SENTENCE.split(message) if len(p.split()) >= 2]
     return parts if len(parts) > 1 else []
-
-
-def sections(path: str) -> list[tuple[str, str]]:
-    """(category, line) for each entry of a data file of `[category]` sections; comments skipped."""
-    out: list[tuple[str, str]] = []
-    category = "urgent"
-    for raw in Path(path).read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            category = line[1:-1].strip()
-        else:
-            out.append((category, line))
-    return out
 
 
 def load_examples(path: str) -> dict[str, list[str]]:

@@ -7,7 +7,7 @@ an overdose of LDN dangerous?": one logistic regression per category (self-harm,
 reaction), each against ordinary messages and their sentences.
 
 It is data, like the patterns: `ldnqa triage-train FILE...` fits it on labelled JSON lines
-(`{"message", "urgent", "category"}`), picks each category's threshold by cross-validation, and writes
+(`{"message", "urgent", "category"}`) and on the example messages of `urgent_examples.txt`, picks each category's threshold by cross-validation, and writes
 `data/triage_model.json` with the model it was fitted for and a hash of each training file. A model
 fitted for another embedding model is not used (vectors of another space mean nothing to it).
 
@@ -123,9 +123,16 @@ class Example:
 
 
 def read_examples(paths: Sequence[Path]) -> list[tuple[str, str]]:
-    """(message, category) from JSON lines files; category "none" for ordinary messages."""
+    """(message, category) from JSON lines files; category "none" for ordinary messages.
+
+    A `.txt` file is read as the example messages of `urgent_examples.txt` (`[category]` sections,
+    every line urgent), so that the examples the assistant matches are training data without a copy.
+    """
     out: list[tuple[str, str]] = []
     for path in paths:
+        if path.suffix == ".txt":
+            out += example_rows(path)
+            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -139,6 +146,30 @@ def read_examples(paths: Sequence[Path]) -> list[tuple[str, str]]:
                 raise InputError(f"{path}:{number}: category must be one of {', '.join(CATEGORIES)}")
             out.append((message, category))
     return out
+
+
+def sections(path: str) -> list[tuple[str, str]]:
+    """(category, line) for each entry of a data file of `[category]` sections; comments skipped."""
+    out: list[tuple[str, str]] = []
+    category = "urgent"
+    for raw in Path(path).read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            category = line[1:-1].strip()
+        else:
+            out.append((category, line))
+    return out
+
+
+def example_rows(path: Path) -> list[tuple[str, str]]:
+    """(message, category) for each line of a file of `[category]` sections of urgent messages."""
+    rows = [(line, category) for category, line in sections(str(path))]
+    for line, category in rows:
+        if category not in CATEGORIES:
+            raise InputError(f"{path}: [{category}] is not a category; use one of {', '.join(CATEGORIES)}")
+    return rows
 
 
 def vectorise(rows: Sequence[tuple[str, str]], embed: Embed, texts_of: Texts) -> list[Example]:

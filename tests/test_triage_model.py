@@ -155,3 +155,19 @@ def test_retraining_on_the_committed_data_reproduces_the_committed_model(assista
     for row in probe:
         for category, p in first.probabilities(row).items():
             assert second.probabilities(row)[category] == pytest.approx(p, abs=0.02)
+
+
+def test_an_examples_file_is_read_as_urgent_messages_by_section(tmp_path: Path) -> None:
+    """`urgent_examples.txt` is training data as it stands: no copy in the JSON lines to keep in step."""
+    path = tmp_path / "examples.txt"
+    path.write_text("# comment\n[self-harm]\nI want to die\n\n[overdose]\nI took ten tablets\n", encoding="utf-8")
+    assert tm.read_examples([path]) == [("I want to die", "self-harm"), ("I took ten tablets", "overdose")]
+    path.write_text("[flu]\nI have a cold\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"examples.txt: \[flu\] is not a category"):
+        tm.read_examples([path])
+
+
+def test_the_committed_examples_are_part_of_what_the_model_was_fitted_on() -> None:
+    doc = json.loads(Path(Settings().urgent_model).read_text(encoding="utf-8"))
+    examples = Path(Settings().urgent_examples).resolve().relative_to(ROOT).as_posix()
+    assert examples in [record["file"] for record in doc["trained_on"]]
