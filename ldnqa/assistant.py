@@ -21,7 +21,8 @@ from .config import Settings
 from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
 from .errors import InputError
-from .indexing import Index, Log, load_or_build, stderr_log
+from .indexing import Index, Log, stderr_log
+from .store import load_or_build
 from .lexical import tokenize
 from .loading import Corpus, load_corpus
 from .query import Query, Synonyms, build_query, synonyms_from

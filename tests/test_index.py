@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 from ldnqa.config import Settings
-from ldnqa.indexing import Index, load_or_build, read_manifest
+from ldnqa.indexing import Index
+from ldnqa.store import load_or_build, read_manifest
 from ldnqa.loading import load_corpus
 from support import HashEmbedder
 

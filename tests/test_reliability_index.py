@@ -18,7 +18,7 @@ import pytest
 from support import ROOT, HashEmbedder
 
 from ldnqa.config import Settings
-from ldnqa.indexing import files_ok, read_manifest
+from ldnqa.store import files_ok, read_manifest
 
 SETTINGS = Settings(model="test-hash-embedder")
 TESTS = Path(__file__).resolve().parent
@@ -28,7 +28,7 @@ CHILD = r"""
 import os, shutil, sys, time
 sys.path.insert(0, sys.argv[4])
 from support import HashEmbedder
-import ldnqa.indexing as ix
+import ldnqa.store as ix
 from ldnqa.assistant import Assistant
 from ldnqa.config import Settings
 

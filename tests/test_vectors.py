@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ldnqa.config import Settings
-from ldnqa.indexing import load_or_build, read_manifest
+from ldnqa.store import load_or_build, read_manifest
 from ldnqa.loading import load_corpus
 from ldnqa.vectors import DenseIndex, exact_top, merge_top, nlist_for, normalize, perturb, recall
 from support import HashEmbedder
