@@ -22,11 +22,11 @@ from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
 from .errors import InputError
 from .indexing import Index, Log, stderr_log
-from .store import load_or_build
 from .lexical import tokenize
 from .loading import Corpus, load_corpus
 from .query import Query, Synonyms, build_query, synonyms_from
 from .retrieval import retrieve
+from .store import load_or_build
 from .triage import load_examples, sentences_of, triage
 from .triage_model import load_model
 from .types import Answer, Document
