@@ -92,6 +92,24 @@ ANSWER_TYPES = [
 ]
 
 
+# "My rheumatologist mentioned a Danish trial...": who told the user is not what they ask about, so a
+# passage need not speak of the rheumatologist to answer.
+REPORTED_BY = re.compile(r"\b(?:my|our|his|her|their|a|the|this|that)\s+((?:[\w'-]+\s+){0,2}?[\w'-]+)\s+"
+                         r"(?:mentioned|mentions|said|says|told|tells|suggested|suggests|recommended|recommends|"
+                         r"claimed|claims|brought up|keeps saying|swears)\b", re.I)
+
+
+def reported_by(question: str) -> set[str]:
+    """The words naming who reported something to the user.
+
+    >>> sorted(reported_by("My rheumatologist mentioned a 2023 trial. Is that right?"))
+    ['rheumatologist']
+    >>> sorted(reported_by("The Trinova pharmacy article says 60% felt better; true?"))
+    ['article', 'pharmacy', 'trinova']
+    """
+    return {w.lower() for m in REPORTED_BY.finditer(question) for w in m.group(1).split()}
+
+
 def answer_pattern(question: str) -> re.Pattern[str] | None:
     for asks, gives in ANSWER_TYPES:
         if asks.search(question):
@@ -194,7 +212,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         return abstain(index, hits, "The sources do not mention " + quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
-    form = question_form_words(query.question)  # "how long": the answer's form, not what a study is called
+    # "how long": the answer's form, not what a study is called; "my doctor said": not what is asked
+    form = question_form_words(query.question) | reported_by(query.question)
     named = named_documents(index, [s for s in key + earlier if s.word not in form], f"{query.context} {query.question}")
     # Once the conversation has named a study, the earlier turns' words have done their work: "How many
     # took part?" after "What did the cytokine study find?" wants sentences about participants.

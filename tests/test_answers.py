@@ -162,6 +162,21 @@ def test_follow_up_names_a_study_by_its_author(assistant) -> None:
     assert {c.doc_id for c in weeks.citations} == {"bested-2023"} and "three weeks" in weeks.answer
 
 
+def test_who_told_the_user_is_not_what_they_ask_about(assistant) -> None:
+    """"My rheumatologist says...": the answer is the trial's result, not sentences about doctors."""
+    answer = assistant.ask("My rheumatologist says a 2023 Danish crossover trial found LDN no better than "
+                           "placebo. Right?")
+    first = marked_sentences(answer.answer)[0][0]
+    assert "no meaningful difference" in first and answer.citations[0].doc_id == "bested-2023"
+
+
+@pytest.mark.parametrize("question", ["I'm having a hip replacement next month; should I do anything about my LDN?",
+                                      "Do I need to tell the anaesthetist I'm on LDN?"])
+def test_everyday_names_of_an_operation_reach_surgery(assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert not answer.abstained and "surgery planned" in answer.answer
+
+
 def test_research_questions_get_what_the_research_found(assistant) -> None:
     """"Has anybody researched it for X?" wants the study's result first, not only its design."""
     answer = assistant.ask("Has anybody researched naltrexone for multiple sclerosis?")
