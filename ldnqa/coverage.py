@@ -7,7 +7,8 @@ word ("sleepy" / "sleep"), or as a corpus word close in meaning (embedding simil
 A word the corpus lacks is judged by what it adds to the question. It is *light* when dropping it
 barely changes the question's meaning and the word alone carries little of it ("Will LDN make it go
 *away*?"): such a word is ignored. Otherwise it names the subject ("Is LDN safe in *epilepsy*?") and the
-assistant abstains, naming the word, because any answer would be about something nearby.
+assistant abstains, naming the word, because any answer would be about something nearby. Words listed
+in data/subject_words.txt ("forget", as in a missed dose) always name the subject.
 """
 from __future__ import annotations
 
@@ -41,11 +42,21 @@ class Subject:
 Subjects = list[Subject]
 
 
+def word_list(name: str) -> list[str]:
+    text = (DATA_DIR / name).read_text(encoding="utf-8")
+    return [w.lower() for line in text.splitlines() if not line.startswith("#") for w in line.split()]
+
+
 @lru_cache(maxsize=1)
 def generic_words() -> frozenset[str]:
-    text = (DATA_DIR / "generic_words.txt").read_text(encoding="utf-8")
-    words = [w for line in text.splitlines() if not line.startswith("#") for w in line.split()]
+    words = word_list("generic_words.txt")
     return frozenset(tokenize(" ".join(words), keep_stopwords=True)) | frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def subject_words_always() -> frozenset[str]:
+    """Words that are the subject whenever the corpus lacks them (data/subject_words.txt)."""
+    return frozenset(word_list("subject_words.txt"))
 
 
 YEAR = re.compile(r"(19|20)\d\d")
@@ -290,7 +301,9 @@ def judge_subjects(plan: SubjectPlan, index: Index, vectors: dict[str, np.ndarra
     if qvec is None:
         raise ValueError("judging an unknown word needs the question's vector")
     qvec = qvec.reshape(-1)
-    missing = [plan.unknown[i] for i in rest if float(vectors[plan.unknown[i]] @ qvec) >= LIGHT_WORD]
+    always = subject_words_always()
+    missing = [plan.unknown[i] for i in rest if float(vectors[plan.unknown[i]] @ qvec) >= LIGHT_WORD
+               or not always.isdisjoint(plan.unknown[i].split())]
     undecided = [i for i in rest if plan.unknown[i] not in missing]
     if undecided and not missing:
         ablated = embed([plan.ablated[i] for i in undecided])

@@ -55,6 +55,9 @@ def test_answers_quote_the_sources(assistant) -> None:
     ("Does LDN help with psoriasis?", "psoriasis"),
     # a hyphenated word is not its parts: the sources say "half of patients" and "quality of life"
     ("How many hours is LDN's half-life?", "half life"),
+    # a missed dose: the model alone takes "forgot" for a detail of a dosing question (data/subject_words.txt)
+    ("I forgot my LDN last night. Should I take two tonight?", "forgot"),
+    ("What happens if I miss a dose of LDN?", "miss"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
