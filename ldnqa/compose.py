@@ -212,8 +212,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         return abstain(index, hits, "The sources do not mention " + quote_list(list(check.missing)) + ".")
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
-    # "how long": the answer's form, not what a study is called; "my doctor said": not what is asked
-    form = question_form_words(query.question) | reported_by(query.question)
+    form = question_form_words(query.question)  # "how long": the answer's form, not what a study is called
     named = named_documents(index, [s for s in key + earlier if s.word not in form], f"{query.context} {query.question}")
     # Once the conversation has named a study, the earlier turns' words have done their work: "How many
     # took part?" after "What did the cytokine study find?" wants sentences about participants.
@@ -227,7 +226,9 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
-    absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in form), key=lambda s: -s.weight)
+    aside = form | reported_by(query.question)  # "my rheumatologist says": not what is asked about
+    absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in aside),
+                    key=lambda s: -s.weight)
     unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed, plain)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).
