@@ -52,9 +52,12 @@ def load_or_build(corpus: Corpus, index_dir: Path, embedder: Embedder, settings:
         manifest = read_manifest(index_dir)  # another process may have built it meanwhile
         if manifest and same_state(manifest, current) and files_ok(index_dir, manifest):
             return read_index(corpus, index_dir, manifest)
-        reuse = reusable_vectors(index_dir, manifest, settings) if manifest else {}
-        words = reusable_words(index_dir, manifest, settings) if manifest else {}
-        cards = reusable_cards(index_dir, manifest, settings) if manifest else {}
+        # Checked once: hashing every file of a large index takes seconds.
+        if manifest and reusable(index_dir, manifest, settings):
+            reuse = reusable_vectors(index_dir, manifest)
+            words, cards = reusable_words(index_dir, manifest), reusable_cards(index_dir, manifest)
+        else:
+            reuse, words, cards = {}, {}, {}
         index = build_index(corpus, embedder, settings, reuse, log, words, cards)
         write_index(index, index_dir, current)
         return index
@@ -174,11 +177,13 @@ def read_index(corpus: Corpus, index_dir: Path, manifest: dict) -> Index:
                  words, word_vectors, dense)
 
 
-def reusable_vectors(index_dir: Path, manifest: dict, settings: Settings
-                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Vectors of the previous build, by document content hash, when its settings match."""
-    if manifest.get("settings") != settings.index_fields() or not files_ok(index_dir, manifest):
-        return {}
+def reusable(index_dir: Path, manifest: dict, settings: Settings) -> bool:
+    """The previous build's vectors may be reused: same settings, and every file intact."""
+    return manifest.get("settings") == settings.index_fields() and files_ok(index_dir, manifest)
+
+
+def reusable_vectors(index_dir: Path, manifest: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Vectors of a `reusable` previous build, by document content hash."""
     gen = Path(index_dir) / manifest["generation"]
     try:
         data = json.loads((gen / "chunks.json").read_text(encoding="utf-8"))
@@ -194,10 +199,8 @@ def reusable_vectors(index_dir: Path, manifest: dict, settings: Settings
     return {h: (cvec[c], svec[s]) for h, (c, s) in out.items() if h}
 
 
-def reusable_words(index_dir: Path, manifest: dict, settings: Settings) -> dict[str, np.ndarray]:
-    """Vocabulary vectors of the previous build, by word, when its settings match."""
-    if manifest.get("settings") != settings.index_fields() or not files_ok(index_dir, manifest):
-        return {}
+def reusable_words(index_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
+    """Vocabulary vectors of a `reusable` previous build, by word."""
     gen = Path(index_dir) / manifest["generation"]
     try:
         words = json.loads((gen / "words.json").read_text(encoding="utf-8"))
@@ -206,10 +209,10 @@ def reusable_words(index_dir: Path, manifest: dict, settings: Settings) -> dict[
         return {}
 
 
-def reusable_cards(index_dir: Path, manifest: dict, settings: Settings) -> dict[str, np.ndarray]:
-    """Document-card vectors of the previous build, by card_key, when its settings match."""
+def reusable_cards(index_dir: Path, manifest: dict) -> dict[str, np.ndarray]:
+    """Document-card vectors of a `reusable` previous build, by card_key."""
     keys = manifest.get("card_keys")
-    if not keys or manifest.get("settings") != settings.index_fields() or not files_ok(index_dir, manifest):
+    if not keys:
         return {}
     try:
         vectors = np.load(Path(index_dir) / manifest["generation"] / "documents.npy")
