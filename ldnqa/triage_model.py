@@ -7,7 +7,8 @@ an overdose of LDN dangerous?": one logistic regression per category (self-harm,
 reaction), each against ordinary messages and their sentences.
 
 It is data, like the patterns: `ldnqa triage-train FILE...` fits it on labelled JSON lines
-(`{"message", "urgent", "category"}`) and on the example messages of `urgent_examples.txt`, picks each category's threshold by cross-validation, and writes
+(`{"message", "urgent", "category"}`) and on the example messages of `urgent_examples.txt`, picks each
+category's threshold by cross-validation, and writes
 `data/triage_model.json` with the model it was fitted for and a hash of each training file. A model
 fitted for another embedding model is not used (vectors of another space mean nothing to it).
 
