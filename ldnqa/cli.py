@@ -204,7 +204,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench, scale
+    from . import bench, bench_report, scale
 
     if args.scale is not None:
         if args.scale < 1:
@@ -213,9 +213,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(scale.render_scale(report))
     else:
         report = bench.run(args.corpus, args.index, quick=args.quick)
-        print(bench.render(report))
+        print(bench_report.render(report))
     if args.json:
-        bench.write_json(report, args.json)
+        bench_report.write_json(report, args.json)
     return 0
 
 

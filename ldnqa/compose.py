@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 
 from .config import Settings
-from .coverage import Embed, Subjects, SubjectCheck, coverage, important, question_form_words
+from .coverage import Embed, Subjects, SubjectCheck, coverage, important
+from .question_words import question_form_words
 from .citing import Composition, abstain, cite, quote_list
 from .indexing import Index
 from .lexical import tokenize

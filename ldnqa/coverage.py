@@ -1,7 +1,7 @@
 """Stage 5b: does the corpus speak of what the question is about?
 
 A question's subject words are its words minus stop words and generic question words ("usually",
-"tell"). Each must be present in the corpus: as itself, through a synonym, as another form of the same
+"tell"; ldnqa.question_words). Each must be present in the corpus: as itself, through a synonym, as another form of the same
 word ("sleepy" / "sleep"), or as a corpus word close in meaning (embedding similarity >= 0.80).
 
 A word the corpus lacks is judged by what it adds to the question. It is *light* when dropping it
@@ -15,15 +15,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .config import DATA_DIR
 from .indexing import Index, lexical_text
-from .lexical import STOPWORDS, TOKEN, tokenize
+from .lexical import tokenize
 from .query import Synonyms
+from .question_words import drop_words, runs, subject_words, subject_words_always
 
 NEAR_WORD = 0.80  # a corpus word this close in meaning stands in for a missing word
 LIGHT_ABLATION = 0.90  # dropping a light word keeps the question at least this similar to itself
@@ -42,58 +41,7 @@ class Subject:
 Subjects = list[Subject]
 
 
-def word_list(name: str) -> list[str]:
-    text = (DATA_DIR / name).read_text(encoding="utf-8")
-    return [w.lower() for line in text.splitlines() if not line.startswith("#") for w in line.split()]
-
-
-@lru_cache(maxsize=1)
-def generic_words() -> frozenset[str]:
-    words = word_list("generic_words.txt")
-    return frozenset(tokenize(" ".join(words), keep_stopwords=True)) | frozenset(words)
-
-
-@lru_cache(maxsize=1)
-def subject_words_always() -> frozenset[str]:
-    """Words that are the subject whenever the corpus lacks them (data/subject_words.txt)."""
-    return frozenset(word_list("subject_words.txt"))
-
-
-YEAR = re.compile(r"(19|20)\d\d")
-# Words that ask for a duration or an amount: the question's form, not its subject. They help find the
-# sentence that answers ("how long" -> "weeks"), but a passage need not contain them to answer.
-QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far)\b"
-                           r"(?:.*\b(last|lasts|lasted|run|runs|ran|running|continue|continued|go on|went on)\b)?")
-
-
-def question_form_words(question: str) -> set[str]:
-    """The question-form words of a question.
-
-    >>> sorted(question_form_words("How long did it last?")), sorted(question_form_words("how long did it run"))
-    (['last', 'long'], ['long', 'run'])
-    """
-    return {w for m in QUESTION_FORM.finditer(question.lower()) for w in m.groups() if w}
-THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
 ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or (?:(?:the|a|an|at|in|on|by|with|for|to|during|before|after)\s+)*([^\W\d_]+)\b")
-
-
-def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """(word, stem) for each word of the question that may name its subject.
-
-    `names` are words kept even when their stem is generic: "the Bested trial" names its author, though
-    "bested" stems to "best".
-    >>> subject_words("Was the Bested trial best?"), subject_words("Was the Bested trial best?", frozenset({"bested"}))
-    ([('trial', 'trial')], [('bested', 'best'), ('trial', 'trial')])
-    """
-    generic = generic_words()
-    out = []
-    for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", question.lower().replace("\u2019", "'"))):
-        if word in STOPWORDS or word in generic or len(word) < 2 or (word.isdigit() and not YEAR.fullmatch(word)):
-            continue  # numbers say little, except years: "the 2013 trial" names a study
-        stem = tokenize(word, keep_stopwords=True)
-        if stem and (stem[0] not in generic or word in names):
-            out.append((word, stem[0]))
-    return out
 
 
 MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][a-z]+\b")
@@ -142,33 +90,6 @@ def subject(index: Index, word: str, weight: float, forms: set[str] | frozenset[
         if len(form) >= 5:
             found |= {t for t in index.stems_by_prefix.get(form[:5], ()) if matches(frozenset([form]), {t})}
     return Subject(word, weight, frozenset(forms), frozenset(found))
-
-
-def runs(question: str, words: Sequence[str]) -> list[list[str]]:
-    """Group words that stand next to each other in the question: "St John's wort", "drug test".
-
-    A name of several words must be judged whole: without "wort", "St John's" still says it all.
-    >>> runs("Is St John's wort safe with a drug test?", ["st", "john", "wort", "drug", "test"])
-    [['st', 'john', 'wort'], ['drug', 'test']]
-    """
-    tokens = [t for t in TOKEN.findall(question.lower().replace("\u2019", "'")) if t != "s"]
-    wanted = set(words)
-    groups: list[list[str]] = []
-    previous = -2
-    for position, token in enumerate(tokens):
-        if token in wanted and not any(token in g for g in groups):
-            if position == previous + 1 and groups:
-                groups[-1].append(token)
-            else:
-                groups.append([token])
-            previous = position
-    return groups
-
-
-def drop_words(question: str, words: Sequence[str]) -> str:
-    for word in words:
-        question = drop_word(question, word)
-    return question
 
 
 def important(question: str, words: Sequence[str], embed: Embed, qvec: np.ndarray | None = None) -> list[str]:
@@ -320,7 +241,3 @@ def check_subjects(question: str, index: Index, synonyms: Synonyms, embed: Embed
     texts = list(dict.fromkeys([*plan.unknown, *([question] if qvec is None else [])]))
     vectors = dict(zip(texts, embed(texts)))
     return judge_subjects(plan, index, vectors, vectors[question] if qvec is None else qvec, embed)
-
-
-def drop_word(question: str, word: str) -> str:
-    return re.sub(rf"\b{re.escape(word)}\b", " ", question, flags=re.I)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ldnqa import beir
+from ldnqa import beir, beir_data
 from ldnqa.cli import main
 from ldnqa.errors import CorpusError, InputError
 from support import HashEmbedder
@@ -22,7 +22,7 @@ QRELS = {"q1": {"d1": 2, "d5": 1}, "q2": {"d4": 1}, "q3": {"d3": 1}}
 
 
 def test_dataset_is_read_with_graded_qrels_and_only_judged_queries() -> None:
-    data = beir.load_dataset(TINY)
+    data = beir_data.load_dataset(TINY)
     assert data.doc_ids == ["d1", "d2", "d3", "d4", "d5", "d6"]
     assert data.qrels == QRELS
     assert list(data.queries) == ["q1", "q2", "q3"]  # q4 has no judgements
@@ -32,23 +32,23 @@ def test_metrics_of_a_fixed_run_match_hand_computation() -> None:
     run = {"q1": [("d5", 3.0), ("d1", 2.0), ("d6", 1.0)],  # DCG 1 + 2/log2(3); ideal 2 + 1/log2(3)
            "q2": [("d6", 4.0), ("d2", 3.0), ("d3", 2.0), ("d4", 1.0)],  # relevant at rank 4: 1/log2(5)
            "q3": [("d1", 1.0)]}  # relevant document not retrieved
-    assert beir.ndcg_at(["d5", "d1", "d6"], QRELS["q1"]) == pytest.approx(2.26186 / 2.63093, abs=1e-5)
-    assert beir.ndcg_at(["d6", "d2", "d3", "d4"], QRELS["q2"]) == pytest.approx(0.43068, abs=1e-5)
-    assert beir.ndcg_at(["d6", "d2", "d3", "d4"], QRELS["q2"], k=3) == 0.0
-    assert beir.recall_at(["d6", "d2", "d3", "d4"], QRELS["q2"], k=3) == 0.0
-    assert beir.recall_at(["d1"], QRELS["q1"]) == 0.5
-    figures = beir.evaluate(run, QRELS)
+    assert beir_data.ndcg_at(["d5", "d1", "d6"], QRELS["q1"]) == pytest.approx(2.26186 / 2.63093, abs=1e-5)
+    assert beir_data.ndcg_at(["d6", "d2", "d3", "d4"], QRELS["q2"]) == pytest.approx(0.43068, abs=1e-5)
+    assert beir_data.ndcg_at(["d6", "d2", "d3", "d4"], QRELS["q2"], k=3) == 0.0
+    assert beir_data.recall_at(["d6", "d2", "d3", "d4"], QRELS["q2"], k=3) == 0.0
+    assert beir_data.recall_at(["d1"], QRELS["q1"]) == 0.5
+    figures = beir_data.evaluate(run, QRELS)
     assert figures["ndcg@10"] == pytest.approx((0.85972 + 0.43068 + 0.0) / 3, abs=1e-5)
     assert figures["recall@100"] == pytest.approx(2 / 3)
     assert figures["queries"] == 3
     # A judged query missing from the run counts as zero, not as absent.
-    assert beir.evaluate({"q1": run["q1"]}, QRELS)["ndcg@10"] == pytest.approx(0.85972 / 3, abs=1e-5)
+    assert beir_data.evaluate({"q1": run["q1"]}, QRELS)["ndcg@10"] == pytest.approx(0.85972 / 3, abs=1e-5)
 
 
 def test_ndcg_cuts_at_ten() -> None:
     ranked = [f"x{i}" for i in range(10)] + ["a"]
-    assert beir.ndcg_at(ranked, {"a": 1}) == 0.0
-    assert beir.ndcg_at(ranked, {"a": 1}, k=11) == pytest.approx(1 / np.log2(12))
+    assert beir_data.ndcg_at(ranked, {"a": 1}) == 0.0
+    assert beir_data.ndcg_at(ranked, {"a": 1}, k=11) == pytest.approx(1 / np.log2(12))
 
 
 def read_run(path: Path) -> list[list[str]]:
@@ -70,7 +70,7 @@ def test_benchmark_writes_a_trec_run_and_scores_it(tmp_path: Path) -> None:
         assert scores == sorted(scores, reverse=True)
     # The printed figures are those of the run file, re-scored independently.
     run = {q: [(r[2], float(r[4])) for r in rows if r[0] == q] for q in ("q1", "q2", "q3")}
-    assert beir.evaluate(run, QRELS)["ndcg@10"] == pytest.approx(report.figures["hybrid"]["ndcg@10"])
+    assert beir_data.evaluate(run, QRELS)["ndcg@10"] == pytest.approx(report.figures["hybrid"]["ndcg@10"])
     assert set(report.figures) == {"dense", "lexical", "hybrid"}
     # BM25 ranks d1 (all query words) over d5 for q1, the only match for q3, and for q2 d2 (fibromyalgia
     # twice) over the relevant d4: nDCG 1, 1 and 1/log2(3).
@@ -134,7 +134,7 @@ def test_malformed_dataset_is_a_one_line_error(tmp_path: Path, capsys: pytest.Ca
     shutil.copytree(TINY, data)
     damage(data)  # type: ignore[operator]
     with pytest.raises(CorpusError, match=message):
-        beir.load_dataset(data)
+        beir_data.load_dataset(data)
     assert main(["beir", str(data), "--mode", "lexical"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("Error: ") and message in err and "\n" not in err
@@ -153,7 +153,7 @@ def test_cli_lexical_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_tied_scores_are_written_strictly_decreasing(tmp_path: Path) -> None:
     """trec_eval sorts by score and then by document id (descending): ties must not reorder the run."""
-    beir.write_run(tmp_path / "run", {"q": [("a", 0.5), ("b", 0.5), ("c", 0.25)]}, "t")
+    beir_data.write_run(tmp_path / "run", {"q": [("a", 0.5), ("b", 0.5), ("c", 0.25)]}, "t")
     rows = read_run(tmp_path / "run")
     assert [r[2] for r in rows] == ["a", "b", "c"]
     scores = [float(r[4]) for r in rows]

@@ -1,0 +1,100 @@
+"""Which words of a question may name its subject: plain text work, no index and no model.
+
+Stop words, generic question words (data/generic_words.txt: "usually", "tell") and numbers other than
+years are not subjects; "low-dose naltrexone" is one subject. `ldnqa.coverage` then asks whether the
+corpus speaks of each remaining word.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Sequence
+
+from .config import DATA_DIR
+from .lexical import STOPWORDS, TOKEN, tokenize
+
+
+def word_list(name: str) -> list[str]:
+    text = (DATA_DIR / name).read_text(encoding="utf-8")
+    return [w.lower() for line in text.splitlines() if not line.startswith("#") for w in line.split()]
+
+
+@lru_cache(maxsize=1)
+def generic_words() -> frozenset[str]:
+    words = word_list("generic_words.txt")
+    return frozenset(tokenize(" ".join(words), keep_stopwords=True)) | frozenset(words)
+
+
+@lru_cache(maxsize=1)
+def subject_words_always() -> frozenset[str]:
+    """Words that are the subject whenever the corpus lacks them (data/subject_words.txt)."""
+    return frozenset(word_list("subject_words.txt"))
+
+
+YEAR = re.compile(r"(19|20)\d\d")
+# Words that ask for a duration or an amount: the question's form, not its subject. They help find the
+# sentence that answers ("how long" -> "weeks"), but a passage need not contain them to answer.
+QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far)\b"
+                           r"(?:.*\b(last|lasts|lasted|run|runs|ran|running|continue|continued|go on|went on)\b)?")
+
+
+def question_form_words(question: str) -> set[str]:
+    """The question-form words of a question.
+
+    >>> sorted(question_form_words("How long did it last?")), sorted(question_form_words("how long did it run"))
+    (['last', 'long'], ['long', 'run'])
+    """
+    return {w for m in QUESTION_FORM.finditer(question.lower()) for w in m.groups() if w}
+
+
+THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
+
+
+def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(word, stem) for each word of the question that may name its subject.
+
+    `names` are words kept even when their stem is generic: "the Bested trial" names its author, though
+    "bested" stems to "best".
+    >>> subject_words("Was the Bested trial best?"), subject_words("Was the Bested trial best?", frozenset({"bested"}))
+    ([('trial', 'trial')], [('bested', 'best'), ('trial', 'trial')])
+    """
+    generic = generic_words()
+    out = []
+    for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", question.lower().replace("\u2019", "'"))):
+        if word in STOPWORDS or word in generic or len(word) < 2 or (word.isdigit() and not YEAR.fullmatch(word)):
+            continue  # numbers say little, except years: "the 2013 trial" names a study
+        stem = tokenize(word, keep_stopwords=True)
+        if stem and (stem[0] not in generic or word in names):
+            out.append((word, stem[0]))
+    return out
+
+
+def runs(question: str, words: Sequence[str]) -> list[list[str]]:
+    """Group words that stand next to each other in the question: "St John's wort", "drug test".
+
+    A name of several words must be judged whole: without "wort", "St John's" still says it all.
+    >>> runs("Is St John's wort safe with a drug test?", ["st", "john", "wort", "drug", "test"])
+    [['st', 'john', 'wort'], ['drug', 'test']]
+    """
+    tokens = [t for t in TOKEN.findall(question.lower().replace("\u2019", "'")) if t != "s"]
+    wanted = set(words)
+    groups: list[list[str]] = []
+    previous = -2
+    for position, token in enumerate(tokens):
+        if token in wanted and not any(token in g for g in groups):
+            if position == previous + 1 and groups:
+                groups[-1].append(token)
+            else:
+                groups.append([token])
+            previous = position
+    return groups
+
+
+def drop_words(question: str, words: Sequence[str]) -> str:
+    for word in words:
+        question = drop_word(question, word)
+    return question
+
+
+def drop_word(question: str, word: str) -> str:
+    return re.sub(rf"\b{re.escape(word)}\b", " ", question, flags=re.I)
