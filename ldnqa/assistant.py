@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .combinations import unsupported_combinations
 from .compose import DISCLAIMER, Composition, compose
 from .config import Settings
 from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
@@ -104,6 +105,7 @@ class Assistant:
         check = judge_subjects(plan, self.index, vectors, plain, self.embedder.embed)
         if earlier:  # what the conversation was about counts too, at half weight
             check = check.with_context(near_subjects(earlier, self.index, vectors)[0])
+        check = check.with_missing(unsupported_combinations(question, check.subjects, self.index))
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed, plain)
         return Answer(question, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result), result.citations, result.notes)

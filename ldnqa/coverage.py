@@ -130,6 +130,9 @@ class SubjectCheck:
         extra = tuple(Subject(s.word, s.weight / 2, s.forms, s.matching) for s in earlier if s.forms not in own)
         return SubjectCheck(self.subjects, self.missing, extra)
 
+    def with_missing(self, words: Sequence[str]) -> "SubjectCheck":
+        return SubjectCheck(self.subjects, (*self.missing, *words), self.context) if words else self
+
 
 @dataclass(frozen=True)
 class SubjectPlan:

@@ -180,6 +180,23 @@ def test_everyday_names_of_an_operation_reach_surgery(assistant, question: str) 
     assert not answer.abstained and "surgery planned" in answer.answer
 
 
+@pytest.mark.parametrize("question,medicine", [
+    ("Can I take LDN with my sertraline?", "sertraline"),  # the sources name antidepressants, never with LDN
+    ("Is it ok to combine low dose naltrexone and Cymbalta?", "cymbalta"),
+    ("Can I drink alcohol while taking LDN?", "alcohol"),  # "used to treat alcohol dependence" is not it
+])
+def test_taking_ldn_with_a_medicine_the_sources_never_combine_it_with(assistant, question: str, medicine: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained and f"taking LDN with {medicine}" in answer.notice
+    assert answer.citations  # the nearest passages are still shown
+
+
+@pytest.mark.parametrize("question", ["Can I take LDN with oxycodone?", "Is LDN safe alongside my tramadol?"])
+def test_taking_ldn_with_opioids_is_answered(assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert not answer.abstained and "opioid pain relievers" in answer.answer
+
+
 def test_research_questions_get_what_the_research_found(assistant) -> None:
     """"Has anybody researched it for X?" wants the study's result first, not only its design."""
     answer = assistant.ask("Has anybody researched naltrexone for multiple sclerosis?")
