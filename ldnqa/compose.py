@@ -73,7 +73,8 @@ ANSWER_TYPES = [
     (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
      re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
     (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?|beat|"
-                r"better than|help|helps|work|works|effective|benefit)\b", re.I),
+                r"better than|help|helps|work|works|effective|benefit|change|changes|alter|alters|"
+                r"make (a|any) difference)\b", re.I),
      RESULT),
     (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
      re.compile(r"\d\s?(%|percent)", re.I)),

@@ -204,6 +204,12 @@ def test_research_questions_get_what_the_research_found(assistant) -> None:
     assert first.startswith("The authors concluded")
 
 
+def test_does_it_change_questions_get_the_result(assistant) -> None:
+    """"Did X alter Y?" asks what a study found, not how it was designed."""
+    answer = assistant.ask("Did one 50 mg dose of naltrexone alter how sensitive women with fibromyalgia are to pain?")
+    assert "did not change pain sensitivity" in marked_sentences(answer.answer)[0][0]
+
+
 def test_bad_input_is_an_input_error(assistant) -> None:
     for bad in ["", "   \n\t", "\x00\x01"]:
         with pytest.raises(InputError, match="type a question"):
