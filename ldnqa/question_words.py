@@ -48,6 +48,26 @@ def question_form_words(question: str) -> set[str]:
 
 
 THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
+# When things happen in the user's own life ("I've been on it for 6 months", "surgery next month"):
+# the story around the question, not what it asks about. Kept in a question asking "how long".
+AMOUNT = r"(?:(?:a|an|the|few|couple|of|several|about|around|almost|nearly|over|\d+|one|two|three|four|five|six|" \
+         r"seven|eight|nine|ten|twelve)\s+)*"
+STORY_TIME = re.compile(rf"\b(?:for|in|since|over|past|last|next|this|every)\s+{AMOUNT}(?:days?|weeks?|months?|years?|yrs?)\b"
+                        rf"|\b{AMOUNT}(?:days?|weeks?|months?|years?|yrs?)\s+ago\b")
+FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|my|me)\b")
+
+
+def story_time(question: str) -> str:
+    """The question without the times of the user's own story, when it tells one and asks no "how long".
+
+    >>> story_time("i'm having surgery next month and have been on ldn for 6 months")
+    "i'm having surgery   and have been on ldn  "
+    >>> story_time("how long did the 12 weeks of my trial last")
+    'how long did the 12 weeks of my trial last'
+    """
+    if not FIRST_PERSON.search(question) or QUESTION_FORM.search(question):
+        return question
+    return STORY_TIME.sub(" ", question)
 
 
 def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
@@ -60,7 +80,7 @@ def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tu
     """
     generic = generic_words()
     out = []
-    for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", question.lower().replace("\u2019", "'"))):
+    for word in TOKEN.findall(THE_DRUG.sub(" naltrexone ", story_time(question.lower().replace("\u2019", "'")))):
         if word in STOPWORDS or word in generic or len(word) < 2 or (word.isdigit() and not YEAR.fullmatch(word)):
             continue  # numbers say little, except years: "the 2013 trial" names a study
         stem = tokenize(word, keep_stopwords=True)

@@ -174,7 +174,10 @@ def test_who_told_the_user_is_not_what_they_ask_about(assistant) -> None:
 
 
 @pytest.mark.parametrize("question", ["I'm having a hip replacement next month; should I do anything about my LDN?",
-                                      "Do I need to tell the anaesthetist I'm on LDN?"])
+                                      "Do I need to tell the anaesthetist I'm on LDN?",
+                                      # when it happens in the user's life is not the subject ("two years")
+                                      "My hysterectomy is in three weeks and I've taken LDN for two years. What "
+                                      "should I do?"])
 def test_everyday_names_of_an_operation_reach_surgery(assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert not answer.abstained and "surgery planned" in answer.answer
