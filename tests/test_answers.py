@@ -213,6 +213,13 @@ def test_does_it_change_questions_get_the_result(assistant) -> None:
     assert "did not change pain sensitivity" in marked_sentences(answer.answer)[0][0]
 
 
+def test_how_a_doctor_may_prescribe_an_unapproved_drug(assistant) -> None:
+    """"Allowed to prescribe" reaches the sources' "off-label" (data/synonyms.txt)."""
+    answer = assistant.ask("so how are doctors allowed to prescribe it?",
+                           history=["Has the FDA approved low-dose naltrexone for fibromyalgia?"])
+    assert not answer.abstained and "off-label" in answer.answer
+
+
 def test_bad_input_is_an_input_error(assistant) -> None:
     for bad in ["", "   \n\t", "\x00\x01"]:
         with pytest.raises(InputError, match="type a question"):
