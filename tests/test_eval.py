@@ -43,12 +43,13 @@ def test_score_one_by_hand() -> None:
 BLIND_FLOORS = {"answerable_correct": 0.8, "unanswerable_abstained": 0.9}
 # The newer blind sets (patients', staff's and mixed wording) measure lower: floors at what they measure.
 NEWEST_FLOORS = {"blind3.jsonl": {"answerable_correct": 0.72},
-                 "blind4.jsonl": {"answerable_correct": 0.82, "unanswerable_abstained": 0.83},
-                 "blind5.jsonl": {"answerable_correct": 0.78, "unanswerable_abstained": 0.85},
+                 "blind4.jsonl": {"answerable_correct": 0.82, "unanswerable_abstained": 0.91},
+                 "blind5.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.85},
                  "blind6.jsonl": {"answerable_correct": 0.77},
-                 "blind7.jsonl": {"answerable_correct": 0.80, "unanswerable_abstained": 0.92},
+                 "blind7.jsonl": {"answerable_correct": 0.80, "unanswerable_abstained": 1.0},
                  "blind8.jsonl": {"answerable_correct": 0.72, "unanswerable_abstained": 0.92},
-                 "blind9.jsonl": {"answerable_correct": 0.77, "unanswerable_abstained": 0.71}}
+                 "blind9.jsonl": {"answerable_correct": 0.86, "unanswerable_abstained": 0.71},
+                 "blind10.jsonl": {"answerable_correct": 0.75, "unanswerable_abstained": 0.92}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
@@ -57,9 +58,10 @@ TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent":
                                   ROOT / "eval" / "blind2.jsonl", ROOT / "eval" / "blind3.jsonl",
                                   ROOT / "eval" / "blind4.jsonl", ROOT / "eval" / "blind5.jsonl",
                                   ROOT / "eval" / "blind6.jsonl", ROOT / "eval" / "blind7.jsonl",
-                                  ROOT / "eval" / "blind8.jsonl", ROOT / "eval" / "blind9.jsonl"],
+                                  ROOT / "eval" / "blind8.jsonl", ROOT / "eval" / "blind9.jsonl",
+                                  ROOT / "eval" / "blind10.jsonl"],
                          ids=["dev", "heldout", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8",
-                              "blind9"])
+                              "blind9", "blind10"])
 def test_quality_targets(assistant, path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")

@@ -1,8 +1,8 @@
-"""Urgent triage on six sets of realistic messages (90/90, then 60/60 each, urgent/ordinary), written
+"""Urgent triage on seven sets of realistic messages (90/90, then 60/60 each, urgent/ordinary), written
 by helpers who saw neither the code nor the data files. `triage1` and `triage2` were used to write
 patterns and examples and are part of the urgency model's training data; `triage3` was used to choose how
 patterns and the model combine; `triage4` was scored once unseen (and again after each model), and
-`triage5` and `triage6` once each, unseen: their floors are what unseen wording measures."""
+`triage5`, `triage6` and `triage7` once each, unseen: their floors are what unseen wording measures."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 # (least share of urgent messages flagged, most ordinary messages flagged)
 FLOORS = {"triage1.jsonl": (1.0, 2), "triage2.jsonl": (0.95, 7), "triage3.jsonl": (0.9, 8),
-          "triage4.jsonl": (0.93, 8), "triage5.jsonl": (0.93, 6), "triage6.jsonl": (0.91, 8)}
+          "triage4.jsonl": (0.93, 8), "triage5.jsonl": (0.93, 6), "triage6.jsonl": (0.91, 8),
+          "triage7.jsonl": (0.93, 2)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))
