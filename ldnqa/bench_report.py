@@ -17,7 +17,7 @@ def check(r: dict[str, Any]) -> dict[str, dict[str, Any]]:
     refresh = max(r["index"]["refresh_edit_s"], r["index"]["refresh_add_s"])
     values = {"ask_p50_ratio": (r["ask"]["ratio_p50"], "<="), "ask_p95_ratio": (r["ask"]["ratio_p95"], "<="),
               "cold_start_s": (server["cold_start_s"], "<="), "import_s": (r["import_ldnqa_s"], "<"),
-              "refresh_s": (refresh, "<="), "http8_vs_embed8": (round(http8, 2), ">="),
+              "refresh_s": (refresh, "<="), "http8_vs_embed8": (round(http8, 3), ">="),  # 0.596 is not 0.60
               "server_rss_mb": (server["memory_serving"]["peak_rss_mb"], "<=")}
     out = {}
     for key, (value, op) in values.items():
