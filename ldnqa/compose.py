@@ -20,12 +20,12 @@ from typing import Sequence
 import numpy as np
 
 from .config import Settings
-from .coverage import Embed, Subjects, SubjectCheck, coverage, important
-from .question_words import question_form_words
 from .citing import Composition, abstain, cite, quote_list
+from .coverage import Embed, Subjects, SubjectCheck, coverage, important
 from .indexing import Index
 from .lexical import tokenize
 from .query import Query
+from .question_words import question_form_words
 from .studies import findings, wants_studies
 from .types import Hit
 

@@ -1,8 +1,9 @@
 """Stage 5b: does the corpus speak of what the question is about?
 
 A question's subject words are its words minus stop words and generic question words ("usually",
-"tell"; ldnqa.question_words). Each must be present in the corpus: as itself, through a synonym, as another form of the same
-word ("sleepy" / "sleep"), or as a corpus word close in meaning (embedding similarity >= 0.80).
+"tell"; ldnqa.question_words). Each must be present in the corpus: as itself, through a synonym, as
+another form of the same word ("sleepy" / "sleep"), or as a corpus word close in meaning (embedding
+similarity >= 0.80).
 
 A word the corpus lacks is judged by what it adds to the question. It is *light* when dropping it
 barely changes the question's meaning and the word alone carries little of it ("Will LDN make it go

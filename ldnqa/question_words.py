@@ -52,8 +52,8 @@ THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN"
 # the story around the question, not what it asks about. Kept in a question asking "how long".
 AMOUNT = r"(?:(?:a|an|the|few|couple|of|several|about|around|almost|nearly|over|\d+|one|two|three|four|five|six|" \
          r"seven|eight|nine|ten|twelve)\s+)*"
-STORY_TIME = re.compile(rf"\b(?:for|in|since|over|past|last|next|this|every)\s+{AMOUNT}(?:days?|weeks?|months?|years?|yrs?)\b"
-                        rf"|\b{AMOUNT}(?:days?|weeks?|months?|years?|yrs?)\s+ago\b")
+UNIT = r"(?:days?|weeks?|months?|years?|yrs?)"
+STORY_TIME = re.compile(rf"\b(?:for|in|since|over|past|last|next|this|every)\s+{AMOUNT}{UNIT}\b|\b{AMOUNT}{UNIT}\s+ago\b")
 FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|my|me)\b")
 
 
