@@ -26,7 +26,7 @@ from .question_words import word_list
 COMBINING = re.compile(r"\b(interact\w*|together|combin\w*|mix\w*|alongside|along with|on top of|in addition to"
                        r"|at the same time|same time as|while (?:on|taking|using|i'?m on))\b", re.I)
 DETERMINERS = r"(?:(?:my|his|her|your|their|the|a|an|some|any|daily|regular|usual|current|normal)\s+)*"
-THE_DRUG = tokenize("ldn naltrexone")
+DRUG_STEMS = frozenset(tokenize("ldn naltrexone"))
 EVIDENCE = frozenset(tokenize("interact interaction contraindicated taking combined combination together "
                               "alongside withdrawal"))
 
@@ -52,7 +52,7 @@ def asks_to_combine(question: str, word: str) -> bool:
 
 def spoken_of(index: Index, forms: frozenset[str]) -> bool:
     """Whether a sentence names one of `forms`, LDN or naltrexone, and taking or interacting."""
-    return any(not forms.isdisjoint(stems) and not stems.isdisjoint(THE_DRUG) and not stems.isdisjoint(EVIDENCE)
+    return any(not forms.isdisjoint(stems) and not stems.isdisjoint(DRUG_STEMS) and not stems.isdisjoint(EVIDENCE)
                for stems in index.sentence_stems)
 
 
@@ -63,7 +63,7 @@ def unsupported_combinations(question: str, subjects: tuple[Subject, ...] | list
     out = []
     for s in subjects:
         named = tokenize(s.word)
-        if set(named) & set(THE_DRUG) or (medicines.isdisjoint(named) and medicines.isdisjoint(s.forms)):
+        if not DRUG_STEMS.isdisjoint(named) or (medicines.isdisjoint(named) and medicines.isdisjoint(s.forms)):
             continue
         if asks_to_combine(question, s.word) and not spoken_of(index, s.matching or s.forms):
             out.append(f"taking LDN with {s.word}")

@@ -48,6 +48,7 @@ def question_form_words(question: str) -> set[str]:
 
 
 THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
+
 # When things happen in the user's own life ("I've been on it for 6 months", "surgery next month"):
 # the story around the question, not what it asks about. Kept in a question asking "how long".
 AMOUNT = r"(?:(?:a|an|the|few|couple|of|several|about|around|almost|nearly|over|\d+|one|two|three|four|five|six|" \
