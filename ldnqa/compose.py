@@ -23,9 +23,9 @@ from .config import Settings
 from .citing import Composition, abstain, cite, quote_list
 from .coverage import Embed, Subjects, SubjectCheck, coverage, important
 from .indexing import Index
-from .lexical import tokenize
+from .lexical import STOPWORDS, TOKEN, tokenize
 from .query import Query
-from .question_words import question_form_words
+from .question_words import question_form_words, reported_by
 from .studies import findings, wants_studies
 from .types import Hit
 
@@ -72,8 +72,17 @@ ANSWER_TYPES = [
                 r"cannot be prescribed)\b", re.I)),
     (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
      re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
+    # "How good is the evidence?": what the sources say of the evidence's strength, not a single result
+    (re.compile(r"\bhow (good|strong|solid|reliable|convincing|robust|trustworthy)\b[^?.]{0,30}\b(evidence|research|"
+                r"science|studies|data)\b|\b(quality|strength) of (the )?(evidence|research|studies|data)\b|"
+                r"\bis (there|it) (any )?(good|strong|solid|real|much|enough|proper) (evidence|research|science|proof)\b|"
+                r"\b(evidence[- ]based|scientifically proven|proven to work|backed by (science|research|evidence))\b",
+                re.I),
+     re.compile(r"\b(limited|experimental|preliminary|few and small|small (trials?|stud\w*)|more (large-scale|research|"
+                r"trials|studies)|trials are needed|little evidence|not all studies|early (signs|promise)|"
+                r"further stud\w*|insufficient|weak|low[- ]quality|uncertain\w*)\b", re.I)),
     (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?|beat|"
-                r"better than|help|helps|work|works|effective|benefit|change|changes|alter|alters|"
+                r"better than|help|helps|helping|helped|work|works|effective|benefit|change|changes|alter|alters|"
                 r"make (a|any) difference)\b", re.I),
      RESULT),
     (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
@@ -94,28 +103,36 @@ ANSWER_TYPES = [
 ]
 
 
-# "My rheumatologist mentioned a Danish trial...": who told the user is not what they ask about, so a
-# passage need not speak of the rheumatologist to answer.
-REPORTED_BY = re.compile(r"\b(?:my|our|his|her|their|a|the|this|that)\s+((?:[\w'-]+\s+){0,2}?[\w'-]+)\s+"
-                         r"(?:mentioned|mentions|said|says|told|tells|suggested|suggests|recommended|recommends|"
-                         r"claimed|claims|brought up|keeps saying|swears)\b", re.I)
+ASKED = re.compile(r"(?:[^.!?]|\.(?=\d))*\?")  # the sentences of a message that ask ("4.5 mg" stays whole)
 
 
-def reported_by(question: str) -> set[str]:
-    """The words naming who reported something to the user.
+def story_words(question: str) -> set[str]:
+    """Words only in the sentences around the question, when a message has both: the user's story.
 
-    >>> sorted(reported_by("My rheumatologist mentioned a 2023 trial. Is that right?"))
-    ['rheumatologist']
-    >>> sorted(reported_by("The Trinova pharmacy article says 60% felt better; true?"))
-    ['article', 'pharmacy', 'trinova']
+    >>> sorted(story_words("Duloxetine worked at first but not anymore. Where can I get LDN?"))
+    ['anymore', 'duloxetine', 'first', 'worked']
     """
-    return {w.lower() for m in REPORTED_BY.finditer(question) for w in m.group(1).split()}
+    asked = " ".join(ASKED.findall(question))
+    if not asked or len(asked.strip()) >= len(question.strip()):
+        return set()
+    told = set(TOKEN.findall(question.lower())) - set(TOKEN.findall(asked.lower()))
+    return {w for w in told if w not in STOPWORDS}
 
 
 def answer_pattern(question: str) -> re.Pattern[str] | None:
-    for asks, gives in ANSWER_TYPES:
-        if asks.search(question):
-            return gives
+    """How a sentence that answers looks, judged by what is asked: the parts that end in "?", when
+    they say; the story around them ("none of them really helped") does not decide.
+
+    >>> answer_pattern("Lyrica never helped. What dose do people take?") is answer_pattern("What dose?")
+    True
+    >>> answer_pattern("When is the 4.5 mg dose taken?") is answer_pattern("When is it taken?")
+    True
+    """
+    asked = " ".join(ASKED.findall(question))
+    for text in ([asked] if asked else []) + [question]:
+        for asks, gives in ANSWER_TYPES:
+            if asks.search(text):
+                return gives
     return None
 
 
@@ -228,7 +245,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
-    aside = form | reported_by(query.question)  # "my rheumatologist says": not what is asked about
+    aside = form | reported_by(query.question) | story_words(query.question)  # not what is asked about
     absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in aside),
                     key=lambda s: -s.weight)
     unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed, plain)

@@ -23,7 +23,7 @@ import numpy as np
 from .indexing import Index, lexical_text
 from .lexical import tokenize
 from .query import Synonyms
-from .question_words import drop_words, runs, subject_words, subject_words_always
+from .question_words import drop_words, reported_by, runs, subject_words, subject_words_always
 
 NEAR_WORD = 0.80  # a corpus word this close in meaning stands in for a missing word
 LIGHT_ABLATION = 0.90  # dropping a light word keeps the question at least this similar to itself
@@ -178,13 +178,14 @@ def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPla
     words = subject_words(question, names_in(question, index))
     phrase_hits = synonyms.phrase_stems(question)
     compounds = unknown_compounds(question, index) if "-" in question else set()
+    reporters = reported_by(question)  # "my dermatologist mentioned...": need not be in the sources
     subjects: Subjects = []
     unknown: list[str] = []
     for word, stem in words:
         forms = set() if word in compounds else corpus_forms(word, stem, index, synonyms, phrase_hits)
         if forms:
             subjects.append(subject(index, word, max(idf(index, f) for f in forms), forms))
-        else:
+        elif word not in reporters:
             unknown.append(word)
     # "In the morning or at night?": one alternative the sources know is enough to answer.
     for left, right in ALTERNATIVE.findall(question.lower()):

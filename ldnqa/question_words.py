@@ -71,6 +71,25 @@ def story_time(question: str) -> str:
     return STORY_TIME.sub(" ", question)
 
 
+# "My rheumatologist mentioned a Danish trial...": who told the user is not what they ask about, so a
+# passage need not speak of the rheumatologist to answer.
+REPORTED_BY = re.compile(r"\b(?:my|our|his|her|their|a|the|this|that)\s+((?:[\w'-]+\s+){0,2}?[\w'-]+)\s+"
+                         r"(?:mentioned|mentions|said|says|told|tells|suggested|suggests|recommended|recommends|"
+                         r"claimed|claims|brought up|keeps saying|swears)\b", re.I)
+
+
+def reported_by(question: str) -> set[str]:
+    """The words naming who reported something to the user: the story around the question, which the
+    sources need not speak of ("my dermatologist mentioned LDN for Hailey-Hailey disease").
+
+    >>> sorted(reported_by("My rheumatologist mentioned a 2023 trial. Is that right?"))
+    ['rheumatologist']
+    >>> sorted(reported_by("The Trinova pharmacy article says 60% felt better; true?"))
+    ['article', 'pharmacy', 'trinova']
+    """
+    return {w.lower() for m in REPORTED_BY.finditer(question) for w in m.group(1).split()}
+
+
 def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(word, stem) for each word of the question that may name its subject.
 
