@@ -25,7 +25,7 @@ from .coverage import Embed, Subjects, SubjectCheck, coverage, important
 from .indexing import Index
 from .lexical import STOPWORDS, TOKEN, tokenize
 from .query import Query
-from .question_words import question_form_words, reported_by
+from .question_words import ASKED, question_form_words, question_parts, reported_by
 from .studies import findings, wants_studies
 from .types import Hit
 
@@ -102,8 +102,6 @@ ANSWER_TYPES = [
      re.compile(r"\b(cost|price|inexpensive|expensive|insurance|\$\d)", re.I)),
 ]
 
-
-ASKED = re.compile(r"(?:[^.!?]|\.(?=\d))*\?")  # the sentences of a message that ask ("4.5 mg" stays whole)
 
 
 def story_words(question: str) -> set[str]:
@@ -221,6 +219,30 @@ def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Ca
     return chosen
 
 
+def part_candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, focus: Subjects, part: str,
+                    named: set[str], supported: list[Candidate]) -> list[Candidate]:
+    """The supported sentences ranked for one question of several: its own subject words and answer type."""
+    words = set(TOKEN.findall(part.lower())) - question_form_words(part)  # "how long": its form, not subject
+    own = [s for s in focus if s.word in words or set(s.word.split()) <= words] or focus
+    ok = {c.sentence for c in supported}
+    ranked = candidates(index, hits, qvec, own, answer_pattern(part), named, bool(NEGATION.search(part)))
+    return [c for c in ranked if c.sentence in ok]
+
+
+def with_each_part(index: Index, chosen: list[Candidate], parts: list[list[Candidate]],
+                   limit: int) -> list[Candidate]:
+    """Two sentences of the whole message's answer, then the next best for each of its questions, and
+    again; no repeats or near-duplicates."""
+    order = [cand for n in range(0, len(chosen) + 1, 2)
+             for cand in chosen[n:n + 2] + [ranked[n // 2] for ranked in parts if n // 2 < len(ranked)]]
+    out: list[Candidate] = []
+    for cand in order:
+        vec = index.sentence_vectors[cand.sentence]
+        if len(out) < limit and all(float(vec @ index.sentence_vectors[c.sentence]) <= NEAR_DUPLICATE for c in out):
+            out.append(cand)
+    return out
+
+
 def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], check: SubjectCheck,
             settings: Settings, embed: Embed, plain: np.ndarray | None = None) -> Composition:
     """Choose and cite the answer's sentences, or abstain (see the module docstring for when).
@@ -242,6 +264,15 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
         supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
     chosen = select(index, supported, settings)
+    parts = question_parts(query.question)
+    if len(parts) > 1 and chosen:  # "what dose did they test, and did it beat placebo?": an answer to each
+        # About one study ("that 2023 review"): each part is answered from it, not from whichever source
+        # speaks of side effects in general.
+        about = named or ({index.sentences[chosen[0].sentence].doc_id}
+                          if STUDY_REFERENCE.search(f"{query.context} {query.question}") else set())
+        within = [c for c in supported if not about or index.sentences[c.sentence].doc_id in about]
+        chosen = with_each_part(index, chosen, [part_candidates(index, hits, qvec, focus, part, named, within)
+                                                for part in parts], settings.max_sentences)
     if not chosen:
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))

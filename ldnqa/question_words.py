@@ -90,6 +90,43 @@ def reported_by(question: str) -> set[str]:
     return {w.lower() for m in REPORTED_BY.finditer(question) for w in m.group(1).split()}
 
 
+ASKED = re.compile(r"(?:[^.!?]|\.(?=\d))*\?")  # the sentences of a message that ask ("4.5 mg" stays whole)
+QUESTION_START = r"(?:what|how|did|does|do|is|are|was|were|can|could|should|will|would|which|who|when|where|why|" \
+                 r"has|have)"
+# "..., and did they have side effects?": a second question joined to the first
+SECOND_QUESTION = re.compile(rf"(?:,\s*|\s+)(?:and|also|plus|but)\s+(?:(?:realistically|also|then|honestly|actually)\s+)?"
+                             rf"(?={QUESTION_START}\b)", re.I)
+REPHRASED = re.compile(r"(?:like|i mean|as in|or|e\.g\.|for example|i\.e\.|so|basically)\b", re.I)
+TRAILING_QUESTION = re.compile(rf"(?:and|also|plus)\s+{QUESTION_START}\b", re.I)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a message asks, one per part; the story around them is left out.
+
+    >>> question_parts("what dose did they test and did it beat the placebo?")
+    ['what dose did they test', 'did it beat the placebo?']
+    >>> question_parts("Is it FDA approved? and can i order it online")
+    ['Is it FDA approved?', 'can i order it online']
+    >>> question_parts("3 weeks in. How long should I give it, and realistically will it go away?")
+    ['How long should I give it', 'will it go away?']
+    >>> question_parts("Any research on the best dose? Like what dose works for half of people?")
+    ['Any research on the best dose? Like what dose works for half of people?']
+    >>> question_parts("Does LDN help pain and fatigue?"), question_parts("I took two by mistake")
+    (['Does LDN help pain and fatigue?'], ['I took two by mistake'])
+    """
+    asked = [a.strip() for a in ASKED.findall(question)]
+    tail = question[question.rfind("?") + 1:].strip() if "?" in question else ""
+    if tail and TRAILING_QUESTION.match(tail):  # "...? and can I order it online"
+        asked.append(tail)
+    parts: list[str] = []
+    for part in (p.strip(" ,") for a in (asked or [question.strip()]) for p in SECOND_QUESTION.split(a)):
+        if parts and REPHRASED.match(part):  # "Like what dose works for half?" asks the last one again
+            parts[-1] = f"{parts[-1]} {part}"
+        elif part:
+            parts.append(re.sub(r"^(?:and|also|plus)\s+", "", part, flags=re.I))
+    return parts
+
+
 def subject_words(question: str, names: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(word, stem) for each word of the question that may name its subject.
 
