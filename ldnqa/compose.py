@@ -75,7 +75,8 @@ ANSWER_TYPES = [
     # "How good is the evidence?": what the sources say of the evidence's strength, not a single result
     (re.compile(r"\bhow (good|strong|solid|reliable|convincing|robust|trustworthy)\b[^?.]{0,30}\b(evidence|research|"
                 r"science|studies|data)\b|\b(quality|strength) of (the )?(evidence|research|studies|data)\b|"
-                r"\bis (there|it) (any )?(good|strong|solid|real|much|enough|proper) (evidence|research|science|proof)\b|"
+                r"\bis (there|it) (any )?(good|strong|solid|real|much|enough|proper) "
+                r"(evidence|research|science|proof)\b|"
                 r"\b(evidence[- ]based|scientifically proven|proven to work|backed by (science|research|evidence))\b",
                 re.I),
      re.compile(r"\b(limited|experimental|preliminary|few and small|small (trials?|stud\w*)|more (large-scale|research|"
@@ -101,7 +102,6 @@ ANSWER_TYPES = [
     (re.compile(r"\b(cost|price|expensive|cheap|afford)", re.I),
      re.compile(r"\b(cost|price|inexpensive|expensive|insurance|\$\d)", re.I)),
 ]
-
 
 
 def story_words(question: str) -> set[str]:

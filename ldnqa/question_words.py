@@ -94,8 +94,8 @@ ASKED = re.compile(r"(?:[^.!?]|\.(?=\d))*\?")  # the sentences of a message that
 QUESTION_START = r"(?:what|how|did|does|do|is|are|was|were|can|could|should|will|would|which|who|when|where|why|" \
                  r"has|have)"
 # "..., and did they have side effects?": a second question joined to the first
-SECOND_QUESTION = re.compile(rf"(?:,\s*|\s+)(?:and|also|plus|but)\s+(?:(?:realistically|also|then|honestly|actually)\s+)?"
-                             rf"(?={QUESTION_START}\b)", re.I)
+SECOND_QUESTION = re.compile(rf"(?:,\s*|\s+)(?:and|also|plus|but)\s+"
+                             rf"(?:(?:realistically|also|then|honestly|actually)\s+)?(?={QUESTION_START}\b)", re.I)
 REPHRASED = re.compile(r"(?:like|i mean|as in|or|e\.g\.|for example|i\.e\.|so|basically)\b", re.I)
 TRAILING_QUESTION = re.compile(rf"(?:and|also|plus)\s+{QUESTION_START}\b", re.I)
 
