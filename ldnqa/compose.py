@@ -25,7 +25,7 @@ from .coverage import Embed, Subjects, SubjectCheck, coverage, important
 from .indexing import Index
 from .lexical import STOPWORDS, TOKEN, tokenize
 from .query import Query
-from .question_words import ASKED, question_form_words, question_parts, reported_by
+from .question_words import asked, question_form_words, question_parts, reported_by
 from .studies import findings, wants_studies
 from .types import Hit
 
@@ -110,10 +110,10 @@ def story_words(question: str) -> set[str]:
     >>> sorted(story_words("Duloxetine worked at first but not anymore. Where can I get LDN?"))
     ['anymore', 'duloxetine', 'first', 'worked']
     """
-    asked = " ".join(ASKED.findall(question))
-    if not asked or len(asked.strip()) >= len(question.strip()):
+    asking = asked(question)
+    if not asking or len(asking.strip()) >= len(question.strip()):
         return set()
-    told = set(TOKEN.findall(question.lower())) - set(TOKEN.findall(asked.lower()))
+    told = set(TOKEN.findall(question.lower())) - set(TOKEN.findall(asking.lower()))
     return {w for w in told if w not in STOPWORDS}
 
 
@@ -126,8 +126,8 @@ def answer_pattern(question: str) -> re.Pattern[str] | None:
     >>> answer_pattern("When is the 4.5 mg dose taken?") is answer_pattern("When is it taken?")
     True
     """
-    asked = " ".join(ASKED.findall(question))
-    for text in ([asked] if asked else []) + [question]:
+    asking = asked(question)
+    for text in ([asking] if asking else []) + [question]:
         for asks, gives in ANSWER_TYPES:
             if asks.search(text):
                 return gives
@@ -212,11 +212,15 @@ def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Ca
     for cand in ranked:
         if len(chosen) >= settings.max_sentences or cand.score < best - MARGIN:
             break
-        vec = index.sentence_vectors[cand.sentence]
-        if any(float(vec @ index.sentence_vectors[c.sentence]) > NEAR_DUPLICATE for c in chosen):
-            continue
-        chosen.append(cand)
+        if not near_duplicate(index, cand, chosen):
+            chosen.append(cand)
     return chosen
+
+
+def near_duplicate(index: Index, cand: Candidate, chosen: Sequence[Candidate]) -> bool:
+    """Whether `cand` says what one of the `chosen` sentences already says."""
+    vec = index.sentence_vectors[cand.sentence]
+    return any(float(vec @ index.sentence_vectors[c.sentence]) > NEAR_DUPLICATE for c in chosen)
 
 
 def part_candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, focus: Subjects, part: str,
@@ -237,8 +241,7 @@ def with_each_part(index: Index, chosen: list[Candidate], parts: list[list[Candi
              for cand in chosen[n:n + 2] + [ranked[n // 2] for ranked in parts if n // 2 < len(ranked)]]
     out: list[Candidate] = []
     for cand in order:
-        vec = index.sentence_vectors[cand.sentence]
-        if len(out) < limit and all(float(vec @ index.sentence_vectors[c.sentence]) <= NEAR_DUPLICATE for c in out):
+        if len(out) < limit and not near_duplicate(index, cand, out):
             out.append(cand)
     return out
 

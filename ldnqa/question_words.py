@@ -100,6 +100,15 @@ REPHRASED = re.compile(r"(?:like|i mean|as in|or|e\.g\.|for example|i\.e\.|so|ba
 TRAILING_QUESTION = re.compile(rf"(?:and|also|plus)\s+{QUESTION_START}\b", re.I)
 
 
+def asked(question: str) -> str:
+    """The sentences of a message that ask (end in "?"), or "" when none does.
+
+    >>> asked("Lyrica never helped. What dose is 4.5 mg for?")
+    ' What dose is 4.5 mg for?'
+    """
+    return " ".join(ASKED.findall(question))
+
+
 def question_parts(question: str) -> list[str]:
     """The questions a message asks, one per part; the story around them is left out.
 
