@@ -10,6 +10,7 @@ embedding, retrieval, composition, and the notice.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from pathlib import Path
 from typing import Callable, Sequence
@@ -38,6 +39,7 @@ ANCHORS = frozenset(tokenize(
     "crohn sclerosis irritable bowel crps regional trial study studies review meta-analysis glia glial "
     "microglia astrocytes endorphins cytokines"))
 FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|me|my|myself|we|our)\b", re.I)
+WORD_CACHE = 4096  # vectors of subject words kept (about 1.5 MB at 384 dimensions)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
 
@@ -51,6 +53,8 @@ class Assistant:
         examples = load_examples(settings.urgent_examples)
         self.urgent_examples = {c: embedder.embed(lines) for c, lines in examples.items()}
         self.urgency_model = load_model(settings.urgent_model, embedder.name, embedder.dim)
+        self._words: dict[str, np.ndarray] = {}  # subject word -> vector (see `_embed_once`); not questions
+        self._words_lock = threading.Lock()
 
     @classmethod
     def load(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
@@ -117,15 +121,21 @@ class Assistant:
         Always the search text (the question plus synonyms and context); the `sentences` of a message
         of several, for triage; the question as written when it differs and is needed (a first-person
         statement for triage, unknown words to judge); the words the corpus lacks, here and in the
-        earlier turns.
+        earlier turns, unless an earlier question already embedded them (kept: see WORD_CACHE).
         """
-        texts = [query.text, *sentences]
-        if statement(question) or plan.unknown:
-            texts += [question, *plan.unknown]
-        if earlier:
-            texts += earlier.unknown
-        texts = list(dict.fromkeys(texts))
-        return dict(zip(texts, self.embedder.embed(texts)))
+        words = list(dict.fromkeys([*plan.unknown, *(earlier.unknown if earlier else ())]))
+        with self._words_lock:  # the same few words ("pregnancy", "alcohol") come back question after question
+            known = {w: self._words[w] for w in words if w in self._words}
+        texts = [query.text, *sentences, *([question] if statement(question) or plan.unknown else [])]
+        texts = list(dict.fromkeys(texts + [w for w in words if w not in known]))
+        vectors = dict(zip(texts, self.embedder.embed(texts)))
+        with self._words_lock:
+            for word in words:
+                if word not in known and WORD_CACHE > 0:
+                    if len(self._words) >= WORD_CACHE:  # oldest out
+                        del self._words[next(iter(self._words))]
+                    self._words[word] = vectors[word]
+        return {**known, **vectors}
 
     def clean(self, text: object, strict: bool = True) -> str:
         """Normalise a question; InputError (a message for the user) when it cannot be answered."""

@@ -142,7 +142,8 @@ def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Su
     """
     qvec = qvec.reshape(-1)
     rank = {h.chunk: r for r, h in enumerate(hits)}
-    ids = [i for i, s in enumerate(index.sentences) if s.chunk in rank or s.doc_id in named]
+    ids = sorted({i for c in rank for i in index.chunk_sentences[c]}
+                 | {i for d in named for i in index.doc_sentences.get(d, ())})
     if len(index.sentences) > extra:
         sims = index.sentence_vectors @ qvec
         nearest = np.argpartition(-sims, extra)[:extra]  # the `extra` closest, in no order (ranked below)
@@ -197,8 +198,7 @@ def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]
     """
     if len(subjects) < 2 and not STUDY_REFERENCE.search(question):
         return set()
-    scores = {d: coverage(subjects, stems | index.document_stems[d]) for d, stems in index.card_stems.items()
-              if index.documents[d].kind == "study-summary"}
+    scores = {d: coverage(subjects, stems) for d, stems in index.study_stems.items()}
     best = max(scores.values(), default=0.0)
     return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
 

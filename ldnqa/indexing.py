@@ -54,6 +54,15 @@ class Index:
         for chunk, stems in zip(self.chunks, self.chunk_stems):
             words[chunk.doc_id] |= stems
         self.document_stems = {d: frozenset(w) for d, w in words.items()}
+        self.study_stems = {d: self.card_stems[d] | self.document_stems[d]  # what names a study
+                            for d, doc in self.documents.items() if doc.kind == "study-summary"}
+        self.condition_stems = {d: frozenset(tokenize(str((doc.meta or {}).get("condition") or "")))
+                                for d, doc in self.documents.items()}  # what each study was about
+        self.chunk_sentences: list[list[int]] = [[] for _ in self.chunks]  # sentence ids, in order
+        self.doc_sentences: dict[str, list[int]] = {d: [] for d in self.documents}
+        for i, sentence in enumerate(self.sentences):
+            self.chunk_sentences[sentence.chunk].append(i)
+            self.doc_sentences[sentence.doc_id].append(i)
         self.stems_by_prefix: dict[str, list[str]] = {}
         for stem in self.lexical.vocab:
             if len(stem) >= 5:

@@ -34,10 +34,15 @@ def rrf(rankings: list[list[int]], k: int, limit: int) -> list[tuple[int, float,
 
 
 def zscore(scores: np.ndarray, depth: int) -> np.ndarray:
-    """Scores centred and scaled by the mean and standard deviation of the top `depth`."""
-    depth = max(1, min(depth, len(scores)))
-    top_scores = np.partition(scores, len(scores) - depth)[-depth:]
-    return (scores - top_scores.mean()) / (top_scores.std() or 1.0)
+    """Each row of scores centred and scaled by the mean and standard deviation of its top `depth`.
+
+    >>> zscore(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]), 2).tolist()   # a flat row is only centred
+    [[-3.0, -1.0, 1.0], [0.0, 0.0, 0.0]]
+    """
+    depth = max(1, min(depth, scores.shape[-1]))
+    top_scores = np.partition(scores, scores.shape[-1] - depth, axis=-1)[..., -depth:]
+    spread = top_scores.std(axis=-1, keepdims=True)
+    return (scores - top_scores.mean(axis=-1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
 
 
 def fuse_scores(dense: np.ndarray, lexical: np.ndarray, dense_weight: float, depth: int) -> np.ndarray:
@@ -46,7 +51,8 @@ def fuse_scores(dense: np.ndarray, lexical: np.ndarray, dense_weight: float, dep
     Unlike rank fusion it keeps margins: a passage BM25 scores far above the rest is not levelled with
     one that merely ranks first among near-ties. (Weights chosen on SciFact's training queries.)
     """
-    return dense_weight * zscore(dense, depth) + (1.0 - dense_weight) * zscore(lexical, depth)
+    z = zscore(np.vstack([dense, lexical]), depth)  # both lists in one pass (asked per question)
+    return dense_weight * z[0] + (1.0 - dense_weight) * z[1]
 
 
 Ranked = list[tuple[int, float]]  # (passage, score), best first

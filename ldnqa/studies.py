@@ -41,18 +41,17 @@ def wants_studies(question: str, named: set[str]) -> bool:
 
 def study_documents(index: Index, subjects: Subjects) -> list[str]:
     """Strong studies about the question's condition: one it names, else fibromyalgia."""
-    other_conditions = {d.id: set(tokenize(str(d.meta.get("condition") or ""))) - NOT_A_CONDITION
-                        for d in index.documents.values()
-                        if d.kind == "study-summary" and "fibromyalgia" not in str(d.meta.get("condition") or "").lower()}
-    named_condition = [s for s in subjects if any(s.forms & stems for stems in other_conditions.values())]
+    other_conditions = [index.condition_stems[d] - NOT_A_CONDITION for d in index.study_stems
+                        if "fibromyalgia" not in str(index.documents[d].meta.get("condition") or "").lower()]
+    named_condition = [s for s in subjects if any(s.forms & stems for stems in other_conditions)]
     out = []
     for doc in index.documents.values():
         if doc.kind != "study-summary" or evidence_rank(doc.meta, doc.kind) > STRONG:
             continue
-        if coverage(subjects, index.document_stems[doc.id] | index.card_stems[doc.id]) < ABOUT:
+        if coverage(subjects, index.study_stems[doc.id]) < ABOUT:
             continue  # the study does not speak of what was asked ("brain fog")
         condition = str(doc.meta.get("condition") or "").lower()
-        stems = set(tokenize(condition))
+        stems = index.condition_stems[doc.id]
         if named_condition:
             if any(s.forms & stems for s in named_condition):
                 out.append(doc.id)
@@ -74,9 +73,8 @@ def best_findings(index: Index, qvec: np.ndarray, doc_ids: Sequence[str],
     qvec = qvec.reshape(-1)
     out = []
     for doc_id in doc_ids:
-        ids = [i for i, s in enumerate(index.sentences) if s.doc_id == doc_id]
         scored = []
-        for i in ids:
+        for i in index.doc_sentences[doc_id]:
             text = index.sentences[i].text
             d = direction(text)
             if safety:  # what the studies found about side effects, whichever way it points

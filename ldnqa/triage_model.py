@@ -56,9 +56,17 @@ class UrgencyModel:
     bias: Mapping[str, float]
     thresholds: Mapping[str, float]
 
+    def __post_init__(self) -> None:  # all categories in one product per message (asked per question)
+        object.__setattr__(self, "_matrix", np.stack(list(self.weights.values()), 1)
+                           if self.weights else np.zeros((0, 0)))
+        object.__setattr__(self, "_bias", np.array([self.bias[c] for c in self.weights]))
+
     def probabilities(self, vectors: np.ndarray) -> dict[str, float]:
         """Each category's highest probability over the rows (the message, then its sentences)."""
-        return {c: highest(vectors, w, self.bias[c]) for c, w in self.weights.items()}
+        if not self.weights:
+            return {}
+        best = sigmoid((np.atleast_2d(vectors) @ self._matrix + self._bias).max(axis=0))
+        return {c: float(p) for c, p in zip(self.weights, best)}
 
 
 def highest(vectors: np.ndarray, weights: np.ndarray, bias: float) -> float:
