@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .answer_types import answer_pattern
 from .config import Settings
 from .citing import Composition, abstain, cite, quote_list
 from .coverage import Embed, Subjects, SubjectCheck, coverage, important
@@ -38,6 +39,10 @@ STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
 MARGIN = 0.2  # sentences scoring within this of the best may join the answer
+# "LDN may help through several pathways:" announces a list and says nothing alone; quoted by itself it
+# takes the place of a sentence that answers.
+LEAD_IN = re.compile(r":\s*$")
+LEAD_IN_PENALTY = 0.3
 MIN_GENERAL = 3  # sentences kept for the direct answer when studies are brought forward
 NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named
 # The subject of the whole corpus: present in almost every question, so they never decide coverage.
@@ -58,50 +63,6 @@ class Candidate:
 
 
 # What kind of answer a question asks for, and how a sentence that gives one looks.
-NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|hundred|dozen"
-RESULT = re.compile(r"\b(conclu\w*|found|results?|showed|no (meaningful|significant|clinically)|did not|"
-                    r"not (better|significant)|improv\w*|reduc\w*|lower|fell|rose|increase\w*)\b", re.I)
-ANSWER_TYPES = [
-    # "What even is it?": a sentence that says what the drug is
-    (re.compile(r"\bwhat(?:'s| is| even is| exactly is| is this| is that)\s+(?:it|this|that|ldn|naltrexone|"
-                r"low[- ]dose naltrexone)\s*(?:exactly|anyway|even)?\s*(?:\?|$)", re.I),
-     re.compile(r"\b(is|are) (an?|the|classic)\b[^.]{0,40}\b(medication|medicine|drug|antagonists?|blocker|"
-                r"blocking)\b", re.I)),
-    (re.compile(r"\bwho (should|must|can)(n't| not)\b|\b(avoid|contraindicat\w*|not (take|use))\b", re.I),
-     re.compile(r"\b(contraindicat\w*|avoid\w*|should not|must not|caution|not be (taken|prescribed|used)|"
-                r"cannot be prescribed)\b", re.I)),
-    (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
-     re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
-    # "How good is the evidence?": what the sources say of the evidence's strength, not a single result
-    (re.compile(r"\bhow (good|strong|solid|reliable|convincing|robust|trustworthy)\b[^?.]{0,30}\b(evidence|research|"
-                r"science|studies|data)\b|\b(quality|strength) of (the )?(evidence|research|studies|data)\b|"
-                r"\bis (there|it) (any )?(good|strong|solid|real|much|enough|proper) "
-                r"(evidence|research|science|proof)\b|"
-                r"\b(evidence[- ]based|scientifically proven|proven to work|backed by (science|research|evidence))\b",
-                re.I),
-     re.compile(r"\b(limited|experimental|preliminary|few and small|small (trials?|stud\w*)|more (large-scale|research|"
-                r"trials|studies)|trials are needed|little evidence|not all studies|early (signs|promise)|"
-                r"further stud\w*|insufficient|weak|low[- ]quality|uncertain\w*)\b", re.I)),
-    (re.compile(r"\b(find|found|show|showed|shown|conclude|concluded|conclusion|results?|outcomes?|beat|"
-                r"better than|help|helps|helping|helped|work|works|effective|benefit|change|changes|alter|alters|"
-                r"make (a|any) difference)\b", re.I),
-     RESULT),
-    (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
-     re.compile(r"\d\s?(%|percent)", re.I)),
-    (re.compile(r"\b(how long|how soon|how quickly|how many (weeks|months|days))\b", re.I),
-     re.compile(r"\b(\d+|several|few|one|two|three|four|six|eight|twelve)\s+(days?|weeks?|months?|years?)\b", re.I)),
-    (re.compile(r"^\s*when\b|\b(what time|time of day|morning or (night|evening))\b", re.I),
-     re.compile(r"\b(morning|night|nightly|bedtime|evening|daily|once a day|at \d)", re.I)),
-    (re.compile(r"\b(how many|how much|what dose|which dose|what dosage|how high|how low|milligrams?|mg)\b", re.I),
-     re.compile(r"\b(\d+(\.\d+)?|" + NUMBER_WORDS + r")\s?(mg|milligrams?|micrograms?|%|percent|patients|participants|"
-                r"women|men|people|adults|children)?\b", re.I)),
-    # "Is there any research on it for IBS?": what the research found (after the number questions, so
-    # that "How many studies...?" still wants a number)
-    (re.compile(r"^(?!.*\b(safe|safety|harms?|side effects?|adverse|risks?)\b).*\b(research\w*|studied|studies|"
-                r"tested|trials?|evidence|do(es)? (it |ldn |naltrexone )?(do )?anything)\b", re.I), RESULT),
-    (re.compile(r"\b(cost|price|expensive|cheap|afford)", re.I),
-     re.compile(r"\b(cost|price|inexpensive|expensive|insurance|\$\d)", re.I)),
-]
 
 
 def story_words(question: str) -> set[str]:
@@ -115,23 +76,6 @@ def story_words(question: str) -> set[str]:
         return set()
     told = set(TOKEN.findall(question.lower())) - set(TOKEN.findall(asking.lower()))
     return {w for w in told if w not in STOPWORDS}
-
-
-def answer_pattern(question: str) -> re.Pattern[str] | None:
-    """How a sentence that answers looks, judged by what is asked: the parts that end in "?", when
-    they say; the story around them ("none of them really helped") does not decide.
-
-    >>> answer_pattern("Lyrica never helped. What dose do people take?") is answer_pattern("What dose?")
-    True
-    >>> answer_pattern("When is the 4.5 mg dose taken?") is answer_pattern("When is it taken?")
-    True
-    """
-    asking = asked(question)
-    for text in ([asking] if asking else []) + [question]:
-        for asks, gives in ANSWER_TYPES:
-            if asks.search(text):
-                return gives
-    return None
 
 
 def candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, subjects: Subjects,
@@ -184,6 +128,7 @@ def score_sentences(index: Index, ids: list[int], qvec: np.ndarray, subjects: Su
     ranks[list(rank)] = list(rank.values())
     r = ranks[chunk]
     score = relevance + FOCUS_WEIGHT * focus + typed - GENERIC_WEIGHT * index.genericness[rows] - 0.005 * r
+    score = score - LEAD_IN_PENALTY * t.matching(LEAD_IN)[rows]
     out = [Candidate(i, int(h), float(rel), float(f), float(sc))
            for i, h, rel, f, sc in zip(ids, r.tolist(), relevance.tolist(), focus.tolist(), score.tolist())]
     return sorted(out, key=lambda c: -c.score)
@@ -215,6 +160,15 @@ def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Ca
         if not near_duplicate(index, cand, chosen):
             chosen.append(cand)
     return chosen
+
+
+def typed_early(index: Index, chosen: list[Candidate], wanted: re.Pattern[str] | None, at: int = 1) -> list[Candidate]:
+    """`chosen` with its best sentence of the asked kind moved up to place `at`, when it stood lower:
+    the sentence that says what was asked must not be the one cut to make room for study findings."""
+    typed = [n for n, c in enumerate(chosen) if wanted and wanted.search(index.sentences[c.sentence].text)]
+    if not typed or typed[0] <= at:
+        return chosen
+    return chosen[:at] + [chosen[typed[0]]] + [c for n, c in enumerate(chosen[at:], at) if n != typed[0]]
 
 
 def near_duplicate(index: Index, cand: Candidate, chosen: Sequence[Candidate]) -> bool:
@@ -266,7 +220,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]
     if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
         supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
-    chosen = select(index, supported, settings)
+    chosen = typed_early(index, select(index, supported, settings), answer_pattern(query.question))
     parts = question_parts(query.question)
     if len(parts) > 1 and chosen:  # "what dose did they test, and did it beat placebo?": an answer to each
         # About one study ("that 2023 review"): each part is answered from it, not from whichever source

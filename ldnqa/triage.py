@@ -96,8 +96,11 @@ DECIMAL = re.compile(r"(\d)\.(\d)")
 
 
 @lru_cache(maxsize=4)
-def load_patterns(path: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((category, re.compile(line, re.I)) for category, line in sections(path))
+def load_patterns(path: str) -> tuple[tuple[str, re.Pattern[str], bool], ...]:
+    """(category, pattern, certain) per line; a line that starts with "!" is certain: its match stands
+    even when the learned model sees no risk (an amount taken, said outright: "thirty times that")."""
+    return tuple((category, re.compile(line.removeprefix("!"), re.I), line.startswith("!"))
+                 for category, line in sections(path))
 
 
 def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
@@ -112,9 +115,11 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     """
     text = DECIMAL.sub(r"\1,\2", message.replace("\u2019", "'").replace("\u2018", "'"))
     found: list[str] = []
-    for category, pattern in load_patterns(patterns_path):
-        if category not in found and pattern.search(text):
-            found.append(category)
+    certain: set[str] = set()
+    for category, pattern, sure in load_patterns(patterns_path):
+        if (category not in found or (sure and category not in certain)) and pattern.search(text):
+            found += [category] if category not in found else []
+            certain |= {category} if sure else set()
     if vector is None:
         return ordered(found)
     whole = vector.reshape(1, -1)
@@ -128,7 +133,7 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     if model is not None:
         probabilities = model.probabilities(rows)
         if max(probabilities.values()) < CORROBORATION:  # the words matched; the situation may not
-            found = [c for c in found if c in UNCHALLENGED]
+            found = [c for c in found if c in UNCHALLENGED or c in certain]
         found += [c for c, p in probabilities.items() if p >= model.thresholds[c] and c not in found]
     return ordered(found)
 

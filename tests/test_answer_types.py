@@ -52,3 +52,28 @@ def test_an_everyday_word_for_the_bowel(assistant) -> None:
     """"Gut" reaches the sources' "bowel" (data/synonyms.txt)."""
     answer = assistant.ask("my gut is awful, could LDN help with irritable bowel?")
     assert not answer.abstained and "kariv-2006" in {c.doc_id for c in answer.citations}
+
+
+@pytest.mark.parametrize("question", ["Has the best dose of LDN been worked out in a study?",
+                                      "What is the optimal dose of low-dose naltrexone for fibromyalgia pain?"])
+def test_which_dose_works_best_gets_what_a_study_estimated(assistant, question: str) -> None:
+    """The dose-finding study's estimate (or its advice on which dose to test), not only the usual range."""
+    answer = assistant.ask(question)
+    assert re.search(r"ED50|sensible dose", answer.answer), answer.answer
+
+
+@pytest.mark.parametrize("question", ["Why are drugs like Lyrica and gabapentin only partly effective for fibro?",
+                                      "I take gabapentin. Why doesn't it fully work for fibromyalgia pain?"])
+def test_why_gets_a_sentence_that_gives_the_reason(assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert "only partly effective" in answer.answer, answer.answer
+
+
+@pytest.mark.parametrize("question", ["How is LDN thought to act in the body?",
+                                      "By what mechanism could low dose naltrexone reduce fibromyalgia pain?"])
+def test_how_does_it_work_gets_what_it_acts_on(assistant, question: str) -> None:
+    """What the drug acts on (glial cells, receptors), and never a sentence that only announces a list
+    ("...involves several potential pathways:"), which says nothing quoted alone."""
+    sentences = [s for s, _ in marked_sentences(assistant.ask(question).answer)]
+    assert any(re.search(r"\bglia|microglia|receptors?\b", s) for s in sentences[:2]), sentences
+    assert not any(s.rstrip().endswith(":") for s in sentences), sentences

@@ -42,16 +42,18 @@ def test_score_one_by_hand() -> None:
 
 BLIND_FLOORS = {"answerable_correct": 0.8, "unanswerable_abstained": 0.9}
 # The newer blind sets (patients', staff's and mixed wording) measure lower: floors at what they measure.
-NEWEST_FLOORS = {"blind3.jsonl": {"answerable_correct": 0.72},
+NEWEST_FLOORS = {"blind.jsonl": {"answerable_correct": 0.88},
+                 "blind3.jsonl": {"answerable_correct": 0.72},
                  "blind4.jsonl": {"answerable_correct": 0.82, "unanswerable_abstained": 0.91},
                  "blind5.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.85},
                  "blind6.jsonl": {"answerable_correct": 0.83},
-                 "blind7.jsonl": {"answerable_correct": 0.80, "unanswerable_abstained": 1.0},
-                 "blind8.jsonl": {"answerable_correct": 0.72, "unanswerable_abstained": 0.92},
-                 "blind9.jsonl": {"answerable_correct": 0.86, "unanswerable_abstained": 0.71},
-                 "blind10.jsonl": {"answerable_correct": 0.80, "unanswerable_abstained": 0.92},
+                 "blind7.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 1.0},
+                 "blind8.jsonl": {"answerable_correct": 0.75, "unanswerable_abstained": 0.92},
+                 "blind9.jsonl": {"answerable_correct": 0.88, "unanswerable_abstained": 0.71},
+                 "blind10.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.92},
                  "blind11.jsonl": {"answerable_correct": 0.72, "unanswerable_abstained": 0.85},
-                 "blind12.jsonl": {"answerable_correct": 0.75, "unanswerable_abstained": 0.92}}
+                 "blind12.jsonl": {"answerable_correct": 0.77, "unanswerable_abstained": 0.92},
+                 "blind13.jsonl": {"answerable_correct": 0.58, "unanswerable_abstained": 0.92}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
@@ -62,9 +64,9 @@ TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent":
                                   ROOT / "eval" / "blind6.jsonl", ROOT / "eval" / "blind7.jsonl",
                                   ROOT / "eval" / "blind8.jsonl", ROOT / "eval" / "blind9.jsonl",
                                   ROOT / "eval" / "blind10.jsonl", ROOT / "eval" / "blind11.jsonl",
-                                  ROOT / "eval" / "blind12.jsonl"],
+                                  ROOT / "eval" / "blind12.jsonl", ROOT / "eval" / "blind13.jsonl"],
                          ids=["dev", "heldout", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8",
-                              "blind9", "blind10", "blind11", "blind12"])
+                              "blind9", "blind10", "blind11", "blind12", "blind13"])
 def test_quality_targets(assistant, path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")

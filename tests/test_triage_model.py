@@ -91,6 +91,16 @@ def test_a_pattern_match_needs_the_model_to_see_some_risk() -> None:
     assert triage("I want to kill myself", patterns, vector, {}, None, model_at(-8.0)).urgent
 
 
+def test_a_certain_pattern_stands_without_the_model(tmp_path: Path) -> None:
+    """A line starting with "!" is an amount taken, said outright: the model cannot overrule it."""
+    vector = np.array([1.0, 0.0], dtype=np.float32)
+    for line, urgent in (("kettle", False), ("!kettle", True)):
+        path = tmp_path / f"{urgent}.txt"
+        path.write_text(f"[overdose]\n{line}\n", encoding="utf-8")
+        assert triage("the kettle", str(path), vector, {}, None, model_at(-8.0)).urgent is urgent
+        assert triage("the kettle", str(path)).categories == ("overdose",)  # the "!" is not part of the pattern
+
+
 def model_at(bias: float) -> tm.UrgencyModel:
     """A model that gives every category the same probability, sigmoid(bias)."""
     return tm.UrgencyModel("m", {c: np.zeros(2) for c in tm.CATEGORIES}, {c: bias for c in tm.CATEGORIES},
