@@ -118,8 +118,10 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     certain: set[str] = set()
     for category, pattern, sure in load_patterns(patterns_path):
         if (category not in found or (sure and category not in certain)) and pattern.search(text):
-            found += [category] if category not in found else []
-            certain |= {category} if sure else set()
+            if category not in found:
+                found.append(category)
+            if sure:
+                certain.add(category)
     if vector is None:
         return ordered(found)
     whole = vector.reshape(1, -1)
