@@ -62,9 +62,6 @@ class Candidate:
     score: float
 
 
-# What kind of answer a question asks for, and how a sentence that gives one looks.
-
-
 def story_words(question: str) -> set[str]:
     """Words only in the sentences around the question, when a message has both: the user's story.
 
@@ -215,12 +212,13 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     # Once the conversation has named a study, the earlier turns' words have done their work: "How many
     # took part?" after "What did the cytokine study find?" wants sentences about participants.
     focus = key if named and key and earlier else (key + earlier) or check.subjects
-    ranked = candidates(index, hits, qvec, focus, answer_pattern(query.question),
+    wanted = answer_pattern(query.question)  # the kind of sentence that answers (answer_types.py)
+    ranked = candidates(index, hits, qvec, focus, wanted,
                         named, bool(NEGATION.search(query.question)))
     supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]
     if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
         supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
-    chosen = typed_early(index, select(index, supported, settings), answer_pattern(query.question))
+    chosen = typed_early(index, select(index, supported, settings), wanted)
     parts = question_parts(query.question)
     if len(parts) > 1 and chosen:  # "what dose did they test, and did it beat placebo?": an answer to each
         # About one study ("that 2023 review"): each part is answered from it, not from whichever source
