@@ -25,6 +25,9 @@ def server(real_index_dir):
 
 
 def test_the_recorder_catches_gradios_calls_when_nothing_switches_them_off(tmp_path):
+    """The control for the tests below: plain Gradio, with no switch set, reaches out (its analytics go
+    to api.gradio.app, its hub client to huggingface.co), and the recorder sees it. Which host comes first
+    differs between machines, so the wait ends on Gradio's own host and the check accepts either."""
     (tmp_path / "wrapper.py").write_text(AUDIT_WRAPPER)
     (tmp_path / "plain_gradio.py").write_text("import time\nimport gradio as gr\ngr.Blocks()\n"
                                               "time.sleep(60)\n")
@@ -34,15 +37,16 @@ def test_the_recorder_catches_gradios_calls_when_nothing_switches_them_off(tmp_p
                                 str(tmp_path / "plain_gradio.py")], env={**env, "NET_AUDIT_LOG": str(log)},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline, found = time.monotonic() + 90, []
-        while not found and time.monotonic() < deadline:
+        deadline, found = time.monotonic() + 60, []
+        while not any("api.gradio.app" in json.dumps(e) for e in found) and time.monotonic() < deadline:
             time.sleep(0.5)
             if log.exists():
                 found = outbound([json.loads(x) for x in log.read_text().splitlines() if x.strip()])
     finally:
         process.kill()
         process.wait()
-    assert any("api.gradio.app" in json.dumps(e) for e in found), found
+    hosts = {e["args"][0] for e in found if e["event"] == "socket.getaddrinfo"}
+    assert hosts & {"api.gradio.app", "huggingface.co"}, found
 
 
 def exercise(url: str) -> None:
