@@ -20,7 +20,7 @@ import numpy as np
 from .combinations import unsupported_combinations
 from .compose import DISCLAIMER, Composition, compose
 from .config import Settings
-from .coverage import SubjectPlan, judge_subjects, near_subjects, plan_subjects
+from .coverage import SubjectPlan, idf, judge_subjects, near_subjects, plan_subjects
 from .embedding import Embedder, SentenceTransformerEmbedder, single_threaded_blas
 from .errors import InputError
 from .indexing import Index, Log, stderr_log
@@ -28,6 +28,7 @@ from .lexical import tokenize
 from .loading import Corpus, load_corpus
 from .query import Query, Synonyms, build_query, synonyms_from
 from .retrieval import retrieve
+from .spelling import Speller, load_english, stem
 from .store import load_or_build
 from .triage import load_examples, sentences_of, triage
 from .triage_model import load_model
@@ -53,6 +54,9 @@ class Assistant:
         examples = load_examples(settings.urgent_examples)
         self.urgent_examples = {c: embedder.embed(lines) for c, lines in examples.items()}
         self.urgency_model = load_model(settings.urgent_model, embedder.name, embedder.dim)
+        # Corpus words, the commoner preferred when a typo is one edit from two ("efects": effects).
+        self.speller = Speller.from_words({w: -idf(index, stem(w)) for w in index.words},
+                                          load_english(settings.english_words))
         self._words: dict[str, np.ndarray] = {}  # subject word -> vector (see `_embed_once`); not questions
         self._words_lock = threading.Lock()
 
@@ -92,8 +96,10 @@ class Assistant:
     # --- answering -----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer one question; `history` holds the user's earlier questions, oldest first."""
-        question = self.clean(question)
-        history = [h for h in (self.clean(h, strict=False) for h in self._history(history)) if h]
+        typed = self.clean(question)
+        question, misspelt = self.speller.correct(typed)  # "side efects": the corpus's "side effects"
+        history = [self.speller.correct(h)[0] for h in
+                   (self.clean(h, strict=False) for h in self._history(history)) if h]
         query = build_query(question, history, self.synonyms, ANCHORS)
         plan = plan_subjects(question, self.index, self.synonyms)
         earlier = plan_subjects(query.context, self.index, self.synonyms) if query.context else None
@@ -104,15 +110,15 @@ class Assistant:
         urgency = triage(question, self.settings.urgent_patterns, vectors[judged_text(question, query)],
                          self.urgent_examples, np.array(parts) if parts else None, self.urgency_model)
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
-            return Answer(question, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
+            return Answer(typed, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)
         check = judge_subjects(plan, self.index, vectors, plain, self.embedder.embed)
         if earlier:  # what the conversation was about counts too, at half weight
             check = check.with_context(near_subjects(earlier, self.index, vectors)[0])
         check = check.with_missing(unsupported_combinations(question, check.subjects, self.index))
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed, plain)
-        return Answer(question, result.text, result.abstained, urgency.urgent,
-                      notice(urgency.message, result), result.citations, result.notes)
+        return Answer(typed, result.text, result.abstained, urgency.urgent,
+                      notice(urgency.message, result, misspelt), result.citations, result.notes)
 
     def _embed_once(self, question: str, query: Query, plan: SubjectPlan,
                     earlier: SubjectPlan | None, sentences: Sequence[str] = ()) -> dict[str, np.ndarray]:
@@ -175,12 +181,15 @@ def statement(question: str) -> bool:
     return bool(FIRST_PERSON.search(question)) and not question.rstrip().endswith("?")
 
 
-def notice(urgent_message: str, result: Composition) -> str:
-    """The urgent-care message first, then why we abstained, then what this information is."""
+def notice(urgent_message: str, result: Composition, misspelt: Sequence[tuple[str, str]] = ()) -> str:
+    """The urgent-care message first, then why we abstained, how a misspelt word was read, and what
+    this information is."""
     parts = [urgent_message] if urgent_message else []
     if result.abstained:
         parts.append(f"{result.reason} The passages below are the closest the sources come; "
                      "please check them, or ask your doctor or pharmacist.")
+    if misspelt:
+        parts.append("Read " + ", ".join(f"“{typed}” as “{meant}”" for typed, meant in misspelt) + ".")
     parts += list(result.notes)
     parts.append(DISCLAIMER)
     return "\n\n".join(parts)

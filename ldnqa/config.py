@@ -34,6 +34,7 @@ class Settings:
     urgent_patterns: str = str(DATA_DIR / "urgent.txt")
     urgent_examples: str = str(DATA_DIR / "urgent_examples.txt")
     urgent_model: str = str(DATA_DIR / "triage_model.json")  # `ldnqa triage-train` writes it
+    english_words: str = str(DATA_DIR / "english_words.txt")  # never read as misspellings (spelling.py)
 
     def index_fields(self) -> dict[str, object]:
         """The settings recorded in the manifest; a change rebuilds the index."""
