@@ -22,9 +22,10 @@ import numpy as np
 from .answer_types import answer_pattern
 from .config import Settings
 from .citing import Composition, abstain, cite, quote_list
-from .coverage import Embed, Subjects, SubjectCheck, coverage, important
+from .coverage import Embed, Subjects, SubjectCheck, important
 from .indexing import Index
 from .lexical import STOPWORDS, TOKEN, tokenize
+from .naming import STUDY_REFERENCE, named_documents
 from .query import Query
 from .question_words import asked, question_form_words, question_parts, reported_by
 from .studies import findings, wants_studies
@@ -34,8 +35,6 @@ DISCLAIMER = ("This is information from the listed sources, not medical advice; 
               "talk to your doctor or pharmacist about your own treatment.")
 MIN_SUPPORT = 0.40  # best relevance below this: the sources do not answer the question
 GENERIC_WEIGHT = 0.2  # penalty for sentences close to the corpus average: true of everything, answer nothing
-STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
-                             r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
 MARGIN = 0.2  # sentences scoring within this of the best may join the answer
@@ -44,7 +43,6 @@ MARGIN = 0.2  # sentences scoring within this of the best may join the answer
 LEAD_IN = re.compile(r":\s*$")
 LEAD_IN_PENALTY = 0.3
 MIN_GENERAL = 3  # sentences kept for the direct answer when studies are brought forward
-NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named
 # The subject of the whole corpus: present in almost every question, so they never decide coverage.
 ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
 NEAR_DUPLICATE = 0.86  # sentence-vector cosine above which two sentences say the same thing
@@ -131,20 +129,6 @@ def score_sentences(index: Index, ids: list[int], qvec: np.ndarray, subjects: Su
     return sorted(out, key=lambda c: -c.score)
 
 
-def named_documents(index: Index, subjects: Subjects, question: str) -> set[str]:
-    """Documents the question names: it refers to a study, and their card alone holds most of its
-    subject words.
-
-    "What did the 2023 Danish crossover trial find?" names Bested et al. (a Danish crossover trial);
-    all of its sentences then compete, since "no clinically relevant pain relief" says nothing of Denmark.
-    """
-    if len(subjects) < 2 and not STUDY_REFERENCE.search(question):
-        return set()
-    scores = {d: coverage(subjects, stems) for d, stems in index.study_stems.items()}
-    best = max(scores.values(), default=0.0)
-    return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
-
-
 def select(index: Index, ranked: list[Candidate], settings: Settings) -> list[Candidate]:
     """The best sentences: close to the best score, no near-duplicates, at most `max_sentences`."""
     if not ranked:
@@ -208,7 +192,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     key = [s for s in check.subjects if not s.forms & ANCHOR_STEMS]
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
     form = question_form_words(query.question)  # "how long": the answer's form, not what a study is called
-    named = named_documents(index, [s for s in key + earlier if s.word not in form], f"{query.context} {query.question}")
+    named = named_documents(index, [s for s in key if s.word not in form], [s for s in earlier if s.word not in form],
+                            query.question, query.context)
     # Once the conversation has named a study, the earlier turns' words have done their work: "How many
     # took part?" after "What did the cytokine study find?" wants sentences about participants.
     focus = key if named and key and earlier else (key + earlier) or check.subjects

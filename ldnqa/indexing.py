@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Index:
                             for d, doc in self.documents.items() if doc.kind == "study-summary"}
         self.condition_stems = {d: frozenset(tokenize(str((doc.meta or {}).get("condition") or "")))
                                 for d, doc in self.documents.items()}  # what each study was about
+        self.first_authors = first_authors(self.documents)  # "the Parkitny study"
         self.chunk_sentences: list[list[int]] = [[] for _ in self.chunks]  # sentence ids, in order
         self.doc_sentences: dict[str, list[int]] = {d: [] for d in self.documents}
         for i, sentence in enumerate(self.sentences):
@@ -78,6 +80,27 @@ class Index:
         self.tables = SentenceTables.build([s.text for s in self.sentences], [s.chunk for s in self.sentences],
                                            [self.doc_row[s.doc_id] for s in self.sentences],
                                            self.focus_stems, self.context_stems)
+
+
+def first_authors(documents: dict[str, Document]) -> dict[str, tuple[frozenset[str], bool]]:
+    """Each study's first author's surname (lower case) -> the studies, and whether the name is also an
+    everyday word of the corpus (as "due" and "younger" are), so that only a capital names the study.
+
+    >>> doc = Document("due-2024", "T", "study-summary", "ref", "Pain fell, due to chance.", "d.md", "h",
+    ...                meta={"authors": ["Due Bruun K"]})
+    >>> first_authors({"due-2024": doc})
+    {'due': (frozenset({'due-2024'}), True), 'bruun': (frozenset({'due-2024'}), False)}
+    """
+    table: dict[str, set[str]] = {}
+    for doc in documents.values():
+        authors = (doc.meta or {}).get("authors")
+        if doc.kind != "study-summary" or not isinstance(authors, list) or not authors:
+            continue
+        name = re.sub(r"\s+[A-Z]{1,3}$", "", str(authors[0]))  # "Parkitny L" -> "Parkitny"
+        for part in re.findall(r"[^\W\d_]{2,}", name):
+            table.setdefault(part.lower(), set()).add(doc.id)
+    text = " ".join(d.text for d in documents.values())
+    return {name: (frozenset(docs), bool(re.search(rf"\b{name}\b", text))) for name, docs in table.items()}
 
 
 def embed_text(chunk: Chunk, doc: Document) -> str:

@@ -1,0 +1,81 @@
+"""Stage 6, first step: which study, if any, a message is about.
+
+A message names a study by its first author ("the Parkitny study"), or by words of its card ("the 2023
+Danish crossover trial" is Bested et al.). A follow-up ("and how much did their pain improve?") is about
+the study the conversation named, unless it names another itself. The named study's sentences then
+compete for the answer whatever their wording (see compose).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .config import Settings
+from .coverage import Subjects, coverage
+from .indexing import Index
+from .spelling import load_english
+
+STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
+                             r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
+NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named
+# One study, pointed at: "the 2024 meta-analysis", "that Stanford pilot", not "review articles".
+ONE_STUDY = re.compile(r"\b(the|that|this)\s+(?:[\w'’-]+\s+){0,5}?(trial|study|review|meta-?analysis|"
+                       r"analysis|paper|pilot|experiment)\b(?!s)", re.I)
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+WORD = re.compile(r"[^\W\d_]+")
+# A capital inside a sentence: "Due" in "the Due Bruun trial", not in "Due to my pain, ...".
+MID_SENTENCE = re.compile(r"(?<=[\w,;:)'’] )[A-Z]")
+
+
+def by_author(index: Index, text: str) -> set[str]:
+    """Studies whose first author the text names (those matching most parts of a double name: "Due
+    Bruun" is not "Bruun-Plesner"); with a year in the text, that year's.
+
+    A name that is also an everyday word ("due", "younger") counts only when written with a capital
+    inside a sentence: "younger patients" names no study, "the Younger trial" does.
+    """
+    parts: dict[str, int] = {}
+    for match in WORD.finditer(text):
+        name = match.group(0).lower()
+        entry = index.first_authors.get(name)
+        if entry and (not (entry[1] or name in everyday_words()) or MID_SENTENCE.match(text, match.start())):
+            for doc_id in entry[0]:
+                parts[doc_id] = parts.get(doc_id, 0) + 1
+    found = {d for d, n in parts.items() if n == max(parts.values())}
+    years = set(YEAR.findall(text))
+    dated = {d for d in found if str((index.documents[d].meta or {}).get("year")) in years}
+    return dated or found
+
+
+@lru_cache(maxsize=1)
+def everyday_words() -> frozenset[str]:
+    return load_english(Settings().english_words)
+
+
+def by_words(index: Index, subjects: Subjects, question: str) -> set[str]:
+    """Documents the question names: it refers to a study, and their card alone holds most of its
+    subject words.
+
+    "What did the 2023 Danish crossover trial find?" names Bested et al. (a Danish crossover trial);
+    all of its sentences then compete, since "no clinically relevant pain relief" says nothing of Denmark.
+    """
+    if len(subjects) < 2 and not STUDY_REFERENCE.search(question):
+        return set()
+    scores = {d: coverage(subjects, stems) for d, stems in index.study_stems.items()}
+    best = max(scores.values(), default=0.0)
+    return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
+
+
+def named_documents(index: Index, own: Subjects, earlier: Subjects, question: str, context: str) -> set[str]:
+    """The studies a message is about: named in it by author, or by its own words when it speaks of a
+    study; else, in a follow-up, the one study the earlier turns named; else by all the words together.
+
+    After "What was the FINAL trial?", "what dose did they test?" is about the FINAL trial: its own words
+    (dose, test) would name whichever study's card holds "dose".
+    """
+    named = by_author(index, question)
+    if not named and STUDY_REFERENCE.search(question):
+        named = by_words(index, own, question)
+    if not named and context:
+        named = by_author(index, context) or (by_words(index, earlier, context) if ONE_STUDY.search(context) else set())
+    return named or by_words(index, own + earlier, f"{context} {question}")

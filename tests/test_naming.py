@@ -1,0 +1,37 @@
+"""Which study a message is about: named by its first author, or by the conversation before it (real
+corpus; the follow-up case with the real model)."""
+from __future__ import annotations
+
+import pytest
+
+from ldnqa.naming import by_author
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("text, studies", [
+    ("what did the parkitny study find?", {"parkitny-2017"}),  # in lower case: not an everyday word
+    ("the Due Bruun trial", {"due-bruun-2024"}),  # not Bruun-Plesner: fewer parts of the name match
+    ("the bruun-plesner study", {"bruun-plesner-2020"}),
+    ("what did Younger's 2013 trial show?", {"younger-2013"}),  # the year picks one of four
+    ("Is there a study by Younger?", {"younger-2009", "younger-2009b", "younger-2013", "younger-2014"}),
+    ("Due to my pain I read about LDN", set()),  # an everyday word, capitalised only as a sentence starts
+    ("does it help younger patients?", set()),
+])
+def test_a_study_is_named_by_its_first_author(assistant, text: str, studies: set[str]) -> None:
+    assert by_author(assistant.index, text) == studies
+
+
+def test_a_follow_up_is_about_the_study_the_conversation_named(assistant) -> None:
+    """Before: the follow-up's own words ("pain", "improve") outweighed the name, no study was taken as
+    named, and the answer quoted other trials' designs."""
+    answer = assistant.ask("and by how much did their pain improve?", history=["what did the parkitny study measure?"])
+    assert {c.doc_id for c in answer.citations} == {"parkitny-2017"}
+    assert "pain fell by 15%" in answer.answer
+
+
+def test_a_question_about_reviews_in_general_names_no_study_for_its_follow_up(assistant) -> None:
+    """"review articles" points at no one study: the follow-up is answered from any review."""
+    answer = assistant.ask("Do they call it experimental?",
+                           history=["Are there review articles on low dose naltrexone for chronic pain?"])
+    assert not answer.abstained and "experimental" in answer.answer
