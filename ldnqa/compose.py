@@ -22,9 +22,9 @@ import numpy as np
 from .answer_types import answer_pattern
 from .config import Settings
 from .citing import Composition, abstain, cite, quote_list
-from .coverage import Embed, Subjects, SubjectCheck, important
+from .coverage import ANCHOR_STEMS, Embed, Subjects, SubjectCheck, important
 from .indexing import Index
-from .lexical import STOPWORDS, TOKEN, tokenize
+from .lexical import STOPWORDS, TOKEN
 from .naming import STUDY_REFERENCE, named_documents
 from .query import Query
 from .question_words import asked, question_form_words, question_parts, reported_by
@@ -43,8 +43,6 @@ MARGIN = 0.2  # sentences scoring within this of the best may join the answer
 LEAD_IN = re.compile(r":\s*$")
 LEAD_IN_PENALTY = 0.3
 MIN_GENERAL = 3  # sentences kept for the direct answer when studies are brought forward
-# The subject of the whole corpus: present in almost every question, so they never decide coverage.
-ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
 NEAR_DUPLICATE = 0.86  # sentence-vector cosine above which two sentences say the same thing
 # Unaddressed words checked by ablation (one text each to embed), the rarest first: bounds the cost of a
 # long message (an 8-word story costs 4x a short question) and never bound in the question sets.

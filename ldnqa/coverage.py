@@ -9,7 +9,8 @@ A word the corpus lacks is judged by what it adds to the question. It is *light*
 barely changes the question's meaning and the word alone carries little of it ("Will LDN make it go
 *away*?"): such a word is ignored. Otherwise it names the subject ("Is LDN safe in *epilepsy*?") and the
 assistant abstains, naming the word, because any answer would be about something nearby. Words listed
-in data/subject_words.txt ("forget", as in a missed dose) always name the subject.
+in data/subject_words.txt ("forget", as in a missed dose) always name the subject. A word only in the
+story around a question that stands on its own is not judged at all (see `told_only`).
 """
 from __future__ import annotations
 
@@ -21,10 +22,17 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .indexing import Index, lexical_text
-from .lexical import tokenize
+from .lexical import TOKEN, tokenize
 from .query import Synonyms
-from .question_words import drop_words, reported_by, runs, subject_words, subject_words_always
+from .question_words import asked, drop_words, reported_by, runs, subject_words, subject_words_always
 
+# The subject of the whole corpus: present in almost every question, so they never decide coverage.
+ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
+# Words that tie a question to the story told before it: "Is it safe *for me*?" after "I have
+# epilepsy." asks about the epilepsy; "Is *it* safe to combine with LDN?" about what was named before.
+POINTS_BACK = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|we|our|us|you|your|he|she|him|her|his|hers|"
+                         r"it|its|it's|this|that|these|those|they|them|their)\b", re.I)
+MIN_ASKED_SUBJECTS = 2  # corpus subject words the asking sentence needs to stand on its own
 NEAR_WORD = 0.80  # a corpus word this close in meaning stands in for a missing word
 LIGHT_ABLATION = 0.90  # dropping a light word keeps the question at least this similar to itself
 LIGHT_WORD = 0.30  # ... and the word alone is less similar than this to the question
@@ -174,6 +182,24 @@ def unknown_compounds(question: str, index: Index) -> set[str]:
     return out
 
 
+def told_only(question: str, subjects: Subjects, unknown: Sequence[str]) -> set[str]:
+    """The unknown words only in the story around a question that stands on its own: it names two or
+    more of the corpus's subjects and points at no one ("did people on LDN get more headaches or dizziness
+    than on placebo?" after "I've had migraines since my teens"). The story says why it is asked;
+    what is asked is covered. Not when the question points back at the story: "Is it safe for me?"
+
+    >>> told_only("I have epilepsy. Is LDN safe for me?", [], ["epilepsy"])
+    set()
+    """
+    asking = asked(question)
+    if not asking or POINTS_BACK.search(asking) or len(asking.strip()) >= len(question.strip()):
+        return set()
+    words = set(TOKEN.findall(asking.lower()))
+    if sum(1 for s in subjects if s.word in words and not s.forms & ANCHOR_STEMS) < MIN_ASKED_SUBJECTS:
+        return set()
+    return {w for w in unknown if w not in words}
+
+
 def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:
     words = subject_words(question, names_in(question, index))
     phrase_hits = synonyms.phrase_stems(question)
@@ -192,6 +218,8 @@ def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPla
         for missing_one, other in ((left, right), (right, left)):
             if missing_one in unknown and other not in unknown and any(s.word == other for s in subjects):
                 unknown.remove(missing_one)
+    story = told_only(question, subjects, unknown) if unknown else set()
+    unknown = [w for w in unknown if w not in story]
     groups = runs(question, unknown) if unknown else []
     return SubjectPlan(question, tuple(subjects), tuple(" ".join(g) for g in groups),
                        tuple(drop_words(question, g) for g in groups))

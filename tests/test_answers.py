@@ -58,6 +58,9 @@ def test_answers_quote_the_sources(assistant) -> None:
     # a missed dose: the model alone takes "forgot" for a detail of a dosing question (data/subject_words.txt)
     ("I forgot my LDN last night. Should I take two tonight?", "forgot"),
     ("What happens if I miss a dose of LDN?", "miss"),
+    # told in a story, then asked about through "me" or "it": the story names the subject
+    ("I have epilepsy. Is LDN safe for me?", "epilepsy"),
+    ("I drink kombucha every day. Is it safe to combine with low dose naltrexone?", "kombucha"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
@@ -65,6 +68,14 @@ def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, 
     assert word in answer.notice
     assert 1 <= len(answer.citations) <= 3  # the nearest passages are still shown
     assert all(c.quotes == () for c in answer.citations)
+
+
+def test_a_story_around_a_question_that_stands_on_its_own_does_not_decide_coverage(assistant) -> None:
+    """Before: "The sources do not mention acupuncture." The question names what it asks about (trials,
+    pain, placebo) and points at nothing in the story, so the story word is not its subject."""
+    answer = assistant.ask("My cousin swears by acupuncture. In the randomized trials, was pain lower on LDN "
+                           "than on placebo?")
+    assert not answer.abstained and "placebo" in answer.answer
 
 
 @pytest.mark.parametrize("question", ["What is the capital of France?", "Write a haiku about the sea."])
