@@ -50,11 +50,11 @@ NEWEST_FLOORS = {"blind.jsonl": {"answerable_correct": 0.88},
                  "blind7.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 1.0},
                  "blind8.jsonl": {"answerable_correct": 0.75, "unanswerable_abstained": 0.92},
                  "blind9.jsonl": {"answerable_correct": 0.88, "unanswerable_abstained": 0.71},
-                 "blind10.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.92},
+                 "blind10.jsonl": {"answerable_correct": 0.86, "unanswerable_abstained": 0.92},
                  "blind11.jsonl": {"answerable_correct": 0.72, "unanswerable_abstained": 0.85},
-                 "blind12.jsonl": {"answerable_correct": 0.77, "unanswerable_abstained": 0.92},
+                 "blind12.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.92},
                  "blind13.jsonl": {"answerable_correct": 0.58, "unanswerable_abstained": 0.92},
-                 "blind14.jsonl": {"answerable_correct": 0.47, "unanswerable_abstained": 0.92}}
+                 "blind14.jsonl": {"answerable_correct": 0.52, "unanswerable_abstained": 0.92}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
