@@ -13,6 +13,8 @@ from functools import lru_cache
 from .config import Settings
 from .coverage import Subjects, coverage
 from .indexing import Index
+from .lexical import TOKEN
+from .question_words import question_parts
 from .spelling import load_english
 
 STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
@@ -52,7 +54,7 @@ def everyday_words() -> frozenset[str]:
     return load_english(Settings().english_words)
 
 
-def by_words(index: Index, subjects: Subjects, question: str) -> set[str]:
+def by_words(index: Index, subjects: Subjects, question: str, share: float = NAMED_DOCUMENT) -> set[str]:
     """Documents the question names: it refers to a study, and their card alone holds most of its
     subject words.
 
@@ -63,7 +65,22 @@ def by_words(index: Index, subjects: Subjects, question: str) -> set[str]:
         return set()
     scores = {d: coverage(subjects, stems) for d, stems in index.study_stems.items()}
     best = max(scores.values(), default=0.0)
-    return {d for d, v in scores.items() if v >= NAMED_DOCUMENT and v == best} if best >= NAMED_DOCUMENT else set()
+    return {d for d, v in scores.items() if v == best} if best >= share else set()
+
+
+def by_part(index: Index, own: Subjects, question: str) -> set[str]:
+    """Documents named by one question of several, when the whole message's words are too many for its
+    card: "In the Danish up-and-down dose study, where did the women come from, and was everyone who
+    started included in the analysis?" names the study in its first part."""
+    parts = question_parts(question)
+    for part in parts if len(parts) > 1 else []:
+        if STUDY_REFERENCE.search(part):
+            words = set(TOKEN.findall(part.lower()))
+            named = by_words(index, [s for s in own if s.word in words or set(s.word.split()) <= words], part,
+                             share=1.0)  # one part has few words: every one of them, or a nearby study wins
+            if named:
+                return named
+    return set()
 
 
 def named_documents(index: Index, own: Subjects, earlier: Subjects, question: str, context: str) -> set[str]:
@@ -75,7 +92,7 @@ def named_documents(index: Index, own: Subjects, earlier: Subjects, question: st
     """
     named = by_author(index, question)
     if not named and STUDY_REFERENCE.search(question):
-        named = by_words(index, own, question)
+        named = by_words(index, own, question) or by_part(index, own, question)
     if not named and context:
         named = by_author(index, context) or (by_words(index, earlier, context) if ONE_STUDY.search(context) else set())
     return named or by_words(index, own + earlier, f"{context} {question}")

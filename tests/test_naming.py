@@ -35,3 +35,20 @@ def test_a_question_about_reviews_in_general_names_no_study_for_its_follow_up(as
     answer = assistant.ask("Do they call it experimental?",
                            history=["Are there review articles on low dose naltrexone for chronic pain?"])
     assert not answer.abstained and "experimental" in answer.answer
+
+
+def test_one_part_of_a_two_part_question_can_name_the_study(assistant) -> None:
+    """The whole message's words are too many for any card; its first part names the study with every
+    word. A part that holds a word the study lacks ("how old") names nothing rather than a nearby study."""
+    from ldnqa.coverage import plan_subjects
+    from ldnqa.naming import by_part, by_words
+
+    def subjects(question: str):  # noqa: ANN202
+        return list(plan_subjects(question, assistant.index, assistant.synonyms).subjects)
+
+    two = ("In the Danish up-and-down dose study, where did the women come from, and was everybody who "
+           "started really included in the analysis?")
+    assert by_words(assistant.index, subjects(two), two) == set()
+    assert by_part(assistant.index, subjects(two), two) == {"bruun-plesner-2020"}
+    older = "For the Danish up-and-down dose-finding study: how old were the women, and did anyone drop out?"
+    assert by_part(assistant.index, subjects(older), older) == set()
