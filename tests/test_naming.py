@@ -46,8 +46,8 @@ def test_one_part_of_a_two_part_question_can_name_the_study(assistant) -> None:
     def subjects(question: str):  # noqa: ANN202
         return list(plan_subjects(question, assistant.index, assistant.synonyms).subjects)
 
-    two = ("In the Danish up-and-down dose study, where did the women come from, and was everybody who "
-           "started really included in the analysis?")
+    two = ("In the Danish up-and-down dose study, where did the women come from, and did everyone who started "
+           "end up in the analysis?")
     assert by_words(assistant.index, subjects(two), two) == set()
     assert by_part(assistant.index, subjects(two), two) == {"bruun-plesner-2020"}
     older = "For the Danish up-and-down dose-finding study: how old were the women, and did anyone drop out?"
