@@ -27,7 +27,7 @@ from .indexing import Index
 from .lexical import STOPWORDS, TOKEN
 from .naming import STUDY_REFERENCE, named_documents
 from .query import Query
-from .question_words import asked, question_form_words, question_parts, reported_by
+from .question_words import asked, introduction, question_form_words, question_parts, reported_by
 from .studies import findings, wants_studies
 from .types import Hit
 
@@ -59,12 +59,16 @@ class Candidate:
 
 
 def story_words(question: str) -> set[str]:
-    """Words only in the sentences around the question, when a message has both: the user's story.
+    """Words only in the sentences around the question, when a message has both: the user's story; and
+    the words of an introduction ("Neurology registrar: ...").
 
     >>> sorted(story_words("Duloxetine worked at first but not anymore. Where can I get LDN?"))
     ['anymore', 'duloxetine', 'first', 'worked']
+    >>> sorted(story_words("Neurology registrar: which years were the patients diagnosed in?"))
+    ['neurology', 'registrar']
     """
-    asking = asked(question)
+    intro = introduction(question)
+    asking = asked(question[len(intro):]) if intro else asked(question)
     if not asking or len(asking.strip()) >= len(question.strip()):
         return set()
     told = set(TOKEN.findall(question.lower())) - set(TOKEN.findall(asking.lower()))

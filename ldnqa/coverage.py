@@ -24,7 +24,7 @@ import numpy as np
 from .indexing import Index, lexical_text
 from .lexical import TOKEN, tokenize
 from .query import Synonyms
-from .question_words import asked, drop_words, reported_by, runs, subject_words, subject_words_always
+from .question_words import asked, drop_words, introduction, reported_by, runs, subject_words, subject_words_always
 
 # The subject of the whole corpus: present in almost every question, so they never decide coverage.
 ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
@@ -32,6 +32,7 @@ ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
 # epilepsy." asks about the epilepsy; "Is *it* safe to combine with LDN?" about what was named before.
 POINTS_BACK = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|we|our|us|you|your|he|she|him|her|his|hers|"
                          r"it|its|it's|this|that|these|those|they|them|their)\b", re.I)
+FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|we|our|us)\b", re.I)
 MIN_ASKED_SUBJECTS = 2  # corpus subject words the asking sentence needs to stand on its own
 NEAR_WORD = 0.80  # a corpus word this close in meaning stands in for a missing word
 LIGHT_ABLATION = 0.90  # dropping a light word keeps the question at least this similar to itself
@@ -191,8 +192,14 @@ def told_only(question: str, subjects: Subjects, unknown: Sequence[str]) -> set[
     >>> told_only("I have epilepsy. Is LDN safe for me?", [], ["epilepsy"])
     set()
     """
-    asking = asked(question)
-    if not asking or POINTS_BACK.search(asking) or len(asking.strip()) >= len(question.strip()):
+    intro = introduction(question)
+    if intro:  # "Neurology registrar: ...": no story that "they" could point back to, only no "I"
+        asking, pointing = question[len(intro):], FIRST_PERSON
+    else:
+        asking, pointing = asked(question), POINTS_BACK
+        if len(asking.strip()) >= len(question.strip()):
+            return set()
+    if not asking or pointing.search(asking):
         return set()
     words = set(TOKEN.findall(asking.lower()))
     if sum(1 for s in subjects if s.word in words and not s.forms & ANCHOR_STEMS) < MIN_ASKED_SUBJECTS:

@@ -90,6 +90,31 @@ def reported_by(question: str) -> set[str]:
     return {w.lower() for m in REPORTED_BY.finditer(question) for w in m.group(1).split()}
 
 
+# "Neurology registrar: ...", "Health economist, writing a report. ...", "Proofreading leaflets. ...": who
+# is asking, or what for, said first; not what the question is about.
+ROLE = (r"(?:student|postgrad|postgraduate|undergrad|registrar|resident|intern|trainee|tech|technician|economist|"
+        r"scientist|researcher|lecturer|journalist|editor|writer|nurse|pharmacist|doctor|gp|physio|"
+        r"physiotherapist|consultant|clinician|practitioner|midwife|dietitian|therapist|psychologist|carer|"
+        r"teacher|volunteer|coordinator|organi[sz]er)")
+INTRODUCTION = re.compile(rf"^\s*(?:(?:[\w'-]+\s+){{0,3}}{ROLE}(?:\s+here)?(?:,\s*(?:writing|working|researching|"
+                          rf"preparing|studying|putting together)\b[^.:?]*)?|(?:proofreading|running|preparing|"
+                          rf"compiling|putting together|writing|updating)\b[^.:?]{{0,80}})\s*[.:]\s+", re.I)
+
+
+def introduction(question: str) -> str:
+    """The leading words that say who asks, or what for; "" when there are none.
+
+    >>> introduction("Neurology registrar: over which years were the patients diagnosed?")
+    'Neurology registrar: '
+    >>> introduction("Health economist, writing about trends. How far did use climb?")
+    'Health economist, writing about trends. '
+    >>> introduction("What dose is used?")
+    ''
+    """
+    match = INTRODUCTION.match(question)
+    return match.group(0) if match and match.end() < len(question) else ""
+
+
 ASKED = re.compile(r"(?:[^.!?]|\.(?=\d))*\?")  # the sentences of a message that ask ("4.5 mg" stays whole)
 QUESTION_START = r"(?:what|how|did|does|do|is|are|was|were|can|could|should|will|would|which|who|when|where|why|" \
                  r"has|have)"

@@ -61,6 +61,7 @@ def test_answers_quote_the_sources(assistant) -> None:
     # told in a story, then asked about through "me" or "it": the story names the subject
     ("I have epilepsy. Is LDN safe for me?", "epilepsy"),
     ("I drink kombucha every day. Is it safe to combine with low dose naltrexone?", "kombucha"),
+    ("Pregnant nurse here: can I take LDN?", "pregnant"),  # an introduction, but the question is "I"
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
@@ -76,6 +77,12 @@ def test_a_story_around_a_question_that_stands_on_its_own_does_not_decide_covera
     answer = assistant.ask("My cousin swears by acupuncture. In the randomized trials, was pain lower on LDN "
                            "than on placebo?")
     assert not answer.abstained and "placebo" in answer.answer
+
+
+def test_who_is_asking_said_first_does_not_decide_coverage(assistant) -> None:
+    """Before: "The sources do not mention anatomy student"."""
+    answer = assistant.ask("Anatomy student: in the Danish dose-finding trial, what range of doses was tried?")
+    assert not answer.abstained and "0.75 mg to 6 mg" in answer.answer
 
 
 @pytest.mark.parametrize("question", ["What is the capital of France?", "Write a haiku about the sea."])
