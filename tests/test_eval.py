@@ -54,8 +54,8 @@ NEWEST_FLOORS = {"blind.jsonl": {"answerable_correct": 0.88},
                  "blind11.jsonl": {"answerable_correct": 0.72, "unanswerable_abstained": 0.85},
                  "blind12.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.92},
                  "blind13.jsonl": {"answerable_correct": 0.58, "unanswerable_abstained": 0.92},
-                 "blind14.jsonl": {"answerable_correct": 0.52, "unanswerable_abstained": 0.92},
-                 "blind15.jsonl": {"answerable_correct": 0.50, "unanswerable_abstained": 0.85}}
+                 "blind14.jsonl": {"answerable_correct": 0.55, "unanswerable_abstained": 0.92},
+                 "blind15.jsonl": {"answerable_correct": 0.55, "unanswerable_abstained": 0.85}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
