@@ -47,6 +47,9 @@ NEAR_DUPLICATE = 0.86  # sentence-vector cosine above which two sentences say th
 # Unaddressed words checked by ablation (one text each to embed), the rarest first: bounds the cost of a
 # long message (an 8-word story costs 4x a short question) and never bound in the question sets.
 MAX_ABLATIONS = 3
+# A word in more than about a quarter of all passages ("patients", "study", "dose") is not missing from
+# the sources when the answer's passages lack it: it is everywhere. Only rarer words are checked.
+COMMON_WEIGHT = 1.5  # IDF (coverage.idf); "patients" is 1.37 in this corpus, "women" 2.14
 
 
 @dataclass(frozen=True)
@@ -219,8 +222,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
         return abstain(index, hits, "The sources do not answer this question.")
     passages = set().union(*(index.context_stems[index.sentences[c.sentence].chunk] for c in chosen))
     aside = form | reported_by(query.question) | story_words(query.question)  # not what is asked about
-    absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in aside),
-                    key=lambda s: -s.weight)
+    absent = sorted((s for s in key if s.matching.isdisjoint(passages) and s.word not in aside
+                     and s.weight >= COMMON_WEIGHT), key=lambda s: -s.weight)
     unaddressed = important(query.question, [s.word for s in absent[:MAX_ABLATIONS]], embed, plain)
     if unaddressed:
         # Try again with only the sentences whose passages speak of those words ("PTI-901" is in one study).

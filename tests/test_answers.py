@@ -79,6 +79,14 @@ def test_a_story_around_a_question_that_stands_on_its_own_does_not_decide_covera
     assert not answer.abstained and "placebo" in answer.answer
 
 
+def test_a_word_in_many_passages_is_not_missing_from_the_sources(assistant) -> None:
+    """Before: "The sources do not say anything about patients around in connection with this question":
+    the answer's passages lacked "patients", a word in about a third of all passages."""
+    answer = assistant.ask("was the ultra-low version ever used in patients, around operations? for what?",
+                           history=["how does ultra-low-dose naltrexone differ from LDN?"])
+    assert not answer.abstained and "after surgery" in answer.answer
+
+
 def test_who_is_asking_said_first_does_not_decide_coverage(assistant) -> None:
     """Before: "The sources do not mention anatomy student"."""
     answer = assistant.ask("Anatomy student: in the Danish dose-finding trial, what range of doses was tried?")
