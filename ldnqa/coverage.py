@@ -30,9 +30,10 @@ from .question_words import asked, drop_words, introduction, reported_by, runs, 
 ANCHOR_STEMS = frozenset(tokenize("ldn naltrexone fibromyalgia"))
 # Words that tie a question to the story told before it: "Is it safe *for me*?" after "I have
 # epilepsy." asks about the epilepsy; "Is *it* safe to combine with LDN?" about what was named before.
-POINTS_BACK = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|we|our|us|you|your|he|she|him|her|his|hers|"
-                         r"it|its|it's|this|that|these|those|they|them|their)\b", re.I)
-FIRST_PERSON = re.compile(r"\b(i|i'm|im|i've|ive|i'd|me|my|mine|we|our|us)\b", re.I)
+TELLER = r"i|i'm|im|i've|ive|i'd|me|my|mine|we|our|us"
+FIRST_PERSON = re.compile(rf"\b({TELLER})\b", re.I)
+POINTS_BACK = re.compile(rf"\b({TELLER}|you|your|he|she|him|her|his|hers|it|its|it's|this|that|these|those|"
+                         r"they|them|their)\b", re.I)
 MIN_ASKED_SUBJECTS = 2  # corpus subject words the asking sentence needs to stand on its own
 NEAR_WORD = 0.80  # a corpus word this close in meaning stands in for a missing word
 LIGHT_ABLATION = 0.90  # dropping a light word keeps the question at least this similar to itself

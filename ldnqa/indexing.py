@@ -99,8 +99,10 @@ def first_authors(documents: dict[str, Document]) -> dict[str, tuple[frozenset[s
         name = re.sub(r"\s+[A-Z]{1,3}$", "", str(authors[0]))  # "Parkitny L" -> "Parkitny"
         for part in re.findall(r"[^\W\d_]{2,}", name):
             table.setdefault(part.lower(), set()).add(doc.id)
-    text = " ".join(d.text for d in documents.values())
-    return {name: (frozenset(docs), bool(re.search(rf"\b{name}\b", text))) for name, docs in table.items()}
+    if not table:
+        return {}
+    written = {w for d in documents.values() for w in re.findall(r"\w+", d.text)}  # as written: case kept
+    return {name: (frozenset(docs), name in written) for name, docs in table.items()}
 
 
 def embed_text(chunk: Chunk, doc: Document) -> str:
