@@ -95,10 +95,10 @@ def reported_by(question: str) -> set[str]:
 ROLE = (r"(?:student|postgrad|postgraduate|undergrad|registrar|resident|intern|trainee|tech|technician|economist|"
         r"scientist|researcher|lecturer|journalist|editor|writer|nurse|pharmacist|doctor|gp|physio|"
         r"physiotherapist|consultant|clinician|practitioner|midwife|dietitian|therapist|psychologist|carer|"
-        r"teacher|volunteer|coordinator|organi[sz]er)")
-INTRODUCTION = re.compile(rf"^\s*(?:(?:[\w'-]+\s+){{0,3}}{ROLE}(?:\s+here)?(?:,\s*(?:writing|working|researching|"
-                          rf"preparing|studying|putting together)\b[^.:?]*)?|(?:proofreading|running|preparing|"
-                          rf"compiling|putting together|writing|updating)\b[^.:?]{{0,80}})\s*[.:]\s+", re.I)
+        r"teacher|tutor|volunteer|coordinator|organi[sz]er|specialist|reviewer|analyst|statistician)")
+INTRODUCTION = re.compile(rf"^\s*(?:(?:[\w'-]+\s+){{0,3}}{ROLE}(?:\s+here)?(?:,?\s*(?:writing|working|researching|"
+                          rf"preparing|studying|drafting|putting together)\b[^.:?]*)?|(?:proofreading|running|preparing|"
+                          rf"compiling|putting together|writing|updating|drafting)\b[^.:?]{{0,80}})\s*[.:]\s+", re.I)
 
 
 def introduction(question: str) -> str:
@@ -108,6 +108,8 @@ def introduction(question: str) -> str:
     'Neurology registrar: '
     >>> introduction("Health economist, writing about trends. How far did use climb?")
     'Health economist, writing about trends. '
+    >>> introduction("Research nurse drafting a protocol: what age were the women?")
+    'Research nurse drafting a protocol: '
     >>> introduction("What dose is used?")
     ''
     """

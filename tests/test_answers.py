@@ -87,9 +87,10 @@ def test_a_word_in_many_passages_is_not_missing_from_the_sources(assistant) -> N
     assert not answer.abstained and "after surgery" in answer.answer
 
 
-def test_who_is_asking_said_first_does_not_decide_coverage(assistant) -> None:
-    """Before: "The sources do not mention anatomy student"."""
-    answer = assistant.ask("Anatomy student: in the Danish dose-finding trial, what range of doses was tried?")
+@pytest.mark.parametrize("introduction", ["Anatomy student:", "Biology tutor drafting a worksheet:"])
+def test_who_is_asking_said_first_does_not_decide_coverage(assistant, introduction: str) -> None:
+    """Before: "The sources do not mention anatomy student" (and "tutor drafting")."""
+    answer = assistant.ask(f"{introduction} in the Danish dose-finding trial, what range of doses was tried?")
     assert not answer.abstained and "0.75 mg to 6 mg" in answer.answer
 
 
