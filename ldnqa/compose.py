@@ -27,6 +27,7 @@ from .indexing import Index
 from .lexical import STOPWORDS, TOKEN
 from .naming import STUDY_REFERENCE, named_documents
 from .query import Query
+from .spelling import load_english
 from .question_words import asked, introduction, question_form_words, question_parts, reported_by
 from .studies import findings, wants_studies
 from .types import Hit
@@ -198,7 +199,7 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     earlier = [s for s in check.context if not s.forms & ANCHOR_STEMS]
     form = question_form_words(query.question)  # "how long": the answer's form, not what a study is called
     named = named_documents(index, [s for s in key if s.word not in form], [s for s in earlier if s.word not in form],
-                            query.question, query.context)
+                            query.question, query.context, load_english(settings.english_words))
     # Once the conversation has named a study, the earlier turns' words have done their work: "How many
     # took part?" after "What did the cytokine study find?" wants sentences about participants.
     focus = key if named and key and earlier else (key + earlier) or check.subjects

@@ -8,14 +8,11 @@ compete for the answer whatever their wording (see compose).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-from .config import Settings
 from .coverage import Subjects, coverage
 from .indexing import Index
 from .lexical import TOKEN
 from .question_words import question_parts
-from .spelling import load_english
 
 STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
                              r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
@@ -29,29 +26,25 @@ WORD = re.compile(r"[^\W\d_]+")
 MID_SENTENCE = re.compile(r"(?<=[\w,;:)'’] )[A-Z]")
 
 
-def by_author(index: Index, text: str) -> set[str]:
+def by_author(index: Index, text: str, everyday: frozenset[str]) -> set[str]:
     """Studies whose first author the text names (those matching most parts of a double name: "Due
     Bruun" is not "Bruun-Plesner"); with a year in the text, that year's.
 
-    A name that is also an everyday word ("due", "younger") counts only when written with a capital
-    inside a sentence: "younger patients" names no study, "the Younger trial" does.
+    A name that is also an everyday word ("due", "younger": written so in the corpus, or in `everyday`,
+    the English word list) counts only when written with a capital inside a sentence: "younger patients"
+    names no study, "the Younger trial" does.
     """
     parts: dict[str, int] = {}
     for match in WORD.finditer(text):
         name = match.group(0).lower()
         entry = index.first_authors.get(name)
-        if entry and (not (entry[1] or name in everyday_words()) or MID_SENTENCE.match(text, match.start())):
+        if entry and (not (entry[1] or name in everyday) or MID_SENTENCE.match(text, match.start())):
             for doc_id in entry[0]:
                 parts[doc_id] = parts.get(doc_id, 0) + 1
     found = {d for d, n in parts.items() if n == max(parts.values())}
     years = set(YEAR.findall(text))
     dated = {d for d in found if str((index.documents[d].meta or {}).get("year")) in years}
     return dated or found
-
-
-@lru_cache(maxsize=1)
-def everyday_words() -> frozenset[str]:
-    return load_english(Settings().english_words)
 
 
 def by_words(index: Index, subjects: Subjects, question: str, share: float = NAMED_DOCUMENT) -> set[str]:
@@ -83,16 +76,17 @@ def by_part(index: Index, own: Subjects, question: str) -> set[str]:
     return set()
 
 
-def named_documents(index: Index, own: Subjects, earlier: Subjects, question: str, context: str) -> set[str]:
+def named_documents(index: Index, own: Subjects, earlier: Subjects, question: str, context: str,
+                    everyday: frozenset[str]) -> set[str]:
     """The studies a message is about: named in it by author, or by its own words when it speaks of a
     study; else, in a follow-up, the one study the earlier turns named; else by all the words together.
 
     After "What was the FINAL trial?", "what dose did they test?" is about the FINAL trial: its own words
     (dose, test) would name whichever study's card holds "dose".
     """
-    named = by_author(index, question)
+    named = by_author(index, question, everyday)
     if not named and STUDY_REFERENCE.search(question):
         named = by_words(index, own, question) or by_part(index, own, question)
     if not named and context:
-        named = by_author(index, context) or (by_words(index, earlier, context) if ONE_STUDY.search(context) else set())
+        named = by_author(index, context, everyday) or (by_words(index, earlier, context) if ONE_STUDY.search(context) else set())
     return named or by_words(index, own + earlier, f"{context} {question}")

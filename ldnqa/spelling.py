@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -118,7 +119,9 @@ class Speller:
         return WORD.sub(fix, text), tuple(done)
 
 
+@lru_cache(maxsize=8)
 def load_english(path: str | Path) -> frozenset[str]:
-    """One lower-case word per line; lines starting with # are comments."""
+    """One lower-case word per line; lines starting with # are comments. Read once per path: the speller
+    and the check of authors' names (naming.by_author) share it."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))

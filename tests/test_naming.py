@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
     ("does it help younger patients?", set()),
 ])
 def test_a_study_is_named_by_its_first_author(assistant, text: str, studies: set[str]) -> None:
-    assert by_author(assistant.index, text) == studies
+    assert by_author(assistant.index, text, assistant.speller.english) == studies
 
 
 def test_a_follow_up_is_about_the_study_the_conversation_named(assistant) -> None:
