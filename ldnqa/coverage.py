@@ -177,11 +177,27 @@ def unknown_compounds(question: str, index: Index) -> set[str]:
         rows = [set(lexical.docs[lexical.ptr[t]:lexical.ptr[t + 1]].tolist())
                 for t in (lexical.vocab[st[0]] for st in stems)]
         both = sorted(rows[0] & rows[1])
-        wording = re.compile(rf"\b{re.escape(first)}[-\s]+{re.escape(second)}\b", re.I)
         if len(both) <= MAX_PHRASE_PASSAGES and not any(
-                wording.search(lexical_text(index.chunks[i], index.documents[index.chunks[i].doc_id])) for i in both):
+                written_together(lexical_text(index.chunks[i], index.documents[index.chunks[i].doc_id]), stems)
+                for i in both):
             out |= {first, second}
     return out
+
+
+def written_together(text: str, stems: Sequence[Sequence[str]]) -> bool:
+    """Whether `text` has the two words side by side in any inflection: "anti-inflammatory" for the
+    stems of "anti-inflammatories". (A stem, less its last letter, begins each of its words:
+    "inflammatori" -> "inflammatory".)
+
+    >>> written_together("an anti-inflammatory drug", [["anti"], ["inflammatori"]])
+    True
+    >>> written_together("anti-TNF and inflammatory markers", [["anti"], ["inflammatori"]])
+    False
+    """
+    starts = [re.escape(st[0][:max(2, len(st[0]) - 1)]) for st in stems]
+    pairs = re.findall(rf"\b({starts[0]}[^\W\d_]*)[-\s]+({starts[1]}[^\W\d_]*)\b", text.lower())
+    return any(tokenize(a, keep_stopwords=True) == list(stems[0]) and
+               tokenize(b, keep_stopwords=True) == list(stems[1]) for a, b in pairs)
 
 
 def told_only(question: str, subjects: Subjects, unknown: Sequence[str]) -> set[str]:

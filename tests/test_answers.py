@@ -161,9 +161,11 @@ def test_questions_about_risks_are_not_urgent(assistant, question: str) -> None:
 
 
 @pytest.mark.parametrize("question", ["Are there side-effects?", "Was the Stanford trial double-blind?",
-                                      "What did the meta-analysis conclude?"])
+                                      "What did the meta-analysis conclude?",
+                                      # inflected: the sources write "anti-inflammatory (NSAIDs)"
+                                      "How did the use of anti-inflammatories change over the 11 years?"])
 def test_hyphenated_words_the_sources_use_are_known(assistant, question: str) -> None:
-    """Written with a hyphen, a space or in a heading: the compound is in the sources."""
+    """Written with a hyphen, a space or in a heading, in any inflection: the compound is in the sources."""
     assert not assistant.ask(question).abstained
 
 
