@@ -78,14 +78,17 @@ def idf(index: Index, stem: str) -> float:
 def matches(alts: set[str] | frozenset[str], stems: set[str] | frozenset[str]) -> bool:
     """A subject word is present when a stem equals one of its forms or shares its start.
 
-    Snowball leaves "reduced" as "reduc" but "reduction" as "reduct"; both mean the same here.
+    Snowball leaves "reduced" as "reduc" but "reduction" as "reduct"; both mean the same here. A long
+    start may take a longer ending: "inflammation" ("inflamm") and "inflammatory" ("inflammatori").
     >>> matches({"reduc"}, {"reduct", "pain"}), matches({"pain"}, {"painkil"})
+    (True, False)
+    >>> matches({"inflamm"}, {"inflammatori"}), matches({"child"}, {"childhood"})
     (True, False)
     """
     if alts & stems:
         return True
     return any(len(a) >= 5 and len(s) >= 5 and (s.startswith(a) or a.startswith(s))
-               and abs(len(s) - len(a)) <= 3 for a in alts for s in stems)
+               and abs(len(s) - len(a)) <= (5 if min(len(a), len(s)) >= 7 else 3) for a in alts for s in stems)
 
 
 def coverage(subjects: Subjects, stems: set[str] | frozenset[str]) -> float:

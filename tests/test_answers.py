@@ -194,6 +194,14 @@ def test_follow_up_names_a_study_by_its_author(assistant) -> None:
     assert {c.doc_id for c in weeks.citations} == {"bested-2023"} and "three weeks" in weeks.answer
 
 
+def test_another_form_of_a_word_is_the_same_subject(assistant) -> None:
+    """The question says "inflammation" ("inflamm"), the study "inflammatory" ("inflammatori"): before,
+    the answer quoted web pages about inflammation instead of what the named study measured."""
+    answer = assistant.ask("Did LDN bring down inflammation markers in the blood in Parkitny's 2017 study?")
+    assert not answer.abstained and "inflammatory signalling proteins (cytokines) fell" in answer.answer
+    assert "parkitny-2017" in {c.doc_id for c in answer.citations}
+
+
 def test_who_told_the_user_is_not_what_they_ask_about(assistant) -> None:
     """"My rheumatologist says...": the answer is the trial's result, not sentences about doctors."""
     answer = assistant.ask("My rheumatologist says a 2023 Danish crossover trial found LDN no better than "
