@@ -35,6 +35,9 @@ from .types import Hit
 DISCLAIMER = ("This is information from the listed sources, not medical advice; "
               "talk to your doctor or pharmacist about your own treatment.")
 MIN_SUPPORT = 0.40  # best relevance below this: the sources do not answer the question
+# A sentence of the asked kind holding every subject word may be a little less close in meaning: "each
+# night at bedtime" answers "what time of day?" inside a sentence about the immune system.
+TYPED_SLACK = 0.05
 GENERIC_WEIGHT = 0.2  # penalty for sentences close to the corpus average: true of everything, answer nothing
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
@@ -206,7 +209,9 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     wanted = answer_pattern(query.question)  # the kind of sentence that answers (answer_types.py)
     ranked = candidates(index, hits, qvec, focus, wanted,
                         named, bool(NEGATION.search(query.question)))
-    supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named]
+    supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named
+                 or (c.focus >= 1.0 and c.relevance >= MIN_SUPPORT - TYPED_SLACK and wanted is not None
+                     and wanted.search(index.sentences[c.sentence].text))]
     if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
         supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
     chosen = typed_early(index, select(index, supported, settings), wanted)

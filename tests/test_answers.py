@@ -202,6 +202,19 @@ def test_another_form_of_a_word_is_the_same_subject(assistant) -> None:
     assert "parkitny-2017" in {c.doc_id for c in answer.citations}
 
 
+@pytest.mark.parametrize("question,history", [
+    ("and what time of day do I take it?", ["What is the normal dose of LDN?"]),
+    ("what time of day do you take it?", ["how much ldn do you take?"]),
+    ("And what time of day is best to take it?", ["What is the usual LDN dose?"]),
+])
+def test_a_sentence_of_the_asked_kind_may_be_less_close_in_meaning(assistant, question: str,
+                                                                    history: list[str]) -> None:
+    """The sources say "at bedtime" only inside a sentence about the immune system; before, the answer
+    quoted sentences saying LDN takes "some reasonable time" to work."""
+    answer = assistant.ask(question, history=history)
+    assert not answer.abstained and "each night at bedtime" in answer.answer
+
+
 def test_who_told_the_user_is_not_what_they_ask_about(assistant) -> None:
     """"My rheumatologist says...": the answer is the trial's result, not sentences about doctors."""
     answer = assistant.ask("My rheumatologist says a 2023 Danish crossover trial found LDN no better than "
