@@ -23,6 +23,10 @@ ANSWER_TYPES = [
     (re.compile(r"\bwho (should|must|can)(n't| not)\b|\b(avoid|contraindicat\w*|not (take|use))\b", re.I),
      re.compile(r"\b(contraindicat\w*|avoid\w*|should not|must not|caution|not be (taken|prescribed|used)|"
                 r"cannot be prescribed)\b", re.I)),
+    # "Who ran the Stanford studies?": a sentence naming researchers
+    (re.compile(r"\bwho (was|were|is|are) (behind|responsible for|in charge of)\b|\bwho (ran|led|did|conducted|"
+                r"carried out|designed|wrote|published|started|discovered|developed|pioneered)\b", re.I),
+     re.compile(r"\b(PhD|MD|Dr\.?|professor|et al|researchers? (at|from)|led by|team)\b")),
     (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
      re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
     # "How good is the evidence?": what the sources say of the evidence's strength, not a single result

@@ -26,6 +26,10 @@ from .question_words import word_list
 COMBINING = re.compile(r"\b(interact\w*|together|combin\w*|mix\w*|alongside|along with|on top of|in addition to"
                        r"|at the same time|same time as|while (?:on|taking|using|i'?m on))\b", re.I)
 DETERMINERS = r"(?:(?:my|his|her|your|their|the|a|an|some|any|daily|regular|usual|current|normal)\s+)*"
+# The user already takes the medicine, and asks about starting LDN: a combination without a cue word.
+ON_IT = r"\b(?:(?:i'?m|i am|im|i've been|ive been|currently|already|still)\s+(?:on|taking|using)|i (?:take|use))\s+"
+STARTING = re.compile(r"\b(?:start|begin|take|add|try|go on)\w*\s+(?:(?:on|taking|using)\s+)?(?:the\s+)?(?:ldn|naltrexone|"
+                      r"low[- ]dose naltrexone)\b", re.I)
 DRUG_STEMS = frozenset(tokenize("ldn naltrexone"))
 EVIDENCE = frozenset(tokenize("interact interaction contraindicated taking combined combination together "
                               "alongside withdrawal"))
@@ -44,9 +48,15 @@ def asks_to_combine(question: str, word: str) -> bool:
     True
     >>> asks_to_combine("Is LDN better than pregabalin for people with fibromyalgia?", "pregabalin")
     False
+    >>> asks_to_combine("I'm on sertraline 50 mg. Can I start LDN as well?", "sertraline")
+    True
+    >>> asks_to_combine("I'm on sertraline. Did the trials find LDN helps sleep?", "sertraline")
+    False
     """
     if COMBINING.search(question):
         return True
+    if STARTING.search(question) and re.search(rf"{ON_IT}{DETERMINERS}{re.escape(word)}\b", question, re.I):
+        return True  # "I'm on sertraline 50 mg. Can I start LDN as well?"
     return re.search(rf"\bwith\s+{DETERMINERS}{re.escape(word)}\b", question, re.I) is not None
 
 

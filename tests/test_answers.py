@@ -215,6 +215,24 @@ def test_a_sentence_of_the_asked_kind_may_be_less_close_in_meaning(assistant, qu
     assert not answer.abstained and "each night at bedtime" in answer.answer
 
 
+@pytest.mark.parametrize("question,history,wanted", [
+    ("do the nightmares die down after the first few weeks?", ["Does LDN have side effects?"], "temporary"),
+    ("will the headaches ease off eventually?", ["What side effects can LDN cause?"], "temporary"),
+    ("Money is tight this month. Is LDN affordable on a budget?", [], "inexpensive"),
+    ("My LFTs are slightly raised. Is low dose naltrexone safe?", [], "liver"),
+])
+def test_everyday_words_reach_the_sources_words(assistant, question: str, history: list[str], wanted: str) -> None:
+    """data/synonyms.txt: "die down" is "temporary", a budget is about cost, LFTs are about the liver.
+    Before, these abstained ("budget", "lfts") or quoted the side effects again instead of how long they last."""
+    answer = assistant.ask(question, history=history)
+    assert not answer.abstained and wanted in answer.answer.lower()
+
+
+def test_who_ran_a_study_gets_the_researchers(assistant) -> None:
+    answer = assistant.ask("who led the stanford research on low dose naltrexone?")
+    assert not answer.abstained and "Jarred Younger" in answer.answer
+
+
 def test_who_told_the_user_is_not_what_they_ask_about(assistant) -> None:
     """"My rheumatologist says...": the answer is the trial's result, not sentences about doctors."""
     answer = assistant.ask("My rheumatologist says a 2023 Danish crossover trial found LDN no better than "
@@ -237,6 +255,9 @@ def test_everyday_names_of_an_operation_reach_surgery(assistant, question: str) 
     ("Can I take LDN with my sertraline?", "sertraline"),  # the sources name antidepressants, never with LDN
     ("Is it ok to combine low dose naltrexone and Cymbalta?", "cymbalta"),
     ("Can I drink alcohol while taking LDN?", "alcohol"),  # "used to treat alcohol dependence" is not it
+    # already on the medicine, asking about starting LDN: a combination without a cue word
+    ("I'm on sertraline. Can I start taking LDN too?", "sertraline"),
+    ("I take fluoxetine every morning. Could I add low dose naltrexone?", "fluoxetine"),
 ])
 def test_taking_ldn_with_a_medicine_the_sources_never_combine_it_with(assistant, question: str, medicine: str) -> None:
     answer = assistant.ask(question)
