@@ -27,6 +27,10 @@ ANSWER_TYPES = [
     (re.compile(r"\bwho (was|were|is|are) (behind|responsible for|in charge of)\b|\bwho (ran|led|did|conducted|"
                 r"carried out|designed|wrote|published|started|discovered|developed|pioneered)\b", re.I),
      re.compile(r"\b(PhD|MD|Dr\.?|professor|et al|researchers? (at|from)|led by|team)\b")),
+    # "What kind of doctor prescribes it?": a sentence naming a speciality
+    (re.compile(r"\b(what|which) (sort|kind|type)s? of (doctors?|specialists?|providers?|physicians?|clinics?|"
+                r"practitioners?|prescribers?)\b", re.I),
+     re.compile(r"\b(speciali[sz]\w*|integrative|rheumatolog\w*|pain (management|clinic|specialist)\w*)\b", re.I)),
     (re.compile(r"^\s*where\b|\bwhere (can|do|does|to|should|would)\b", re.I),
      re.compile(r"\b(pharmac\w*|compound\w*|clinic\w*|online|doctors?|physicians?|providers?|prescri\w*)\b", re.I)),
     # "How good is the evidence?": what the sources say of the evidence's strength, not a single result

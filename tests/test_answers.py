@@ -228,6 +228,14 @@ def test_everyday_words_reach_the_sources_words(assistant, question: str, histor
     assert not answer.abstained and wanted in answer.answer.lower()
 
 
+@pytest.mark.parametrize("question", ["What kind of doctor should I see about getting LDN?",
+                                      "What type of physician should I ask for LDN?", "what kind of doctors prescribe ldn"])
+def test_what_kind_of_doctor_gets_the_speciality(assistant, question: str) -> None:
+    """Before: only sentences about finding "a doctor who prescribes LDN", none naming the kind."""
+    answer = assistant.ask(question)
+    assert not answer.abstained and "integrative medicine" in answer.answer
+
+
 def test_who_ran_a_study_gets_the_researchers(assistant) -> None:
     answer = assistant.ask("who led the stanford research on low dose naltrexone?")
     assert not answer.abstained and "Jarred Younger" in answer.answer
