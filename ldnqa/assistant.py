@@ -26,6 +26,7 @@ from .errors import InputError
 from .indexing import Index, Log, stderr_log
 from .lexical import tokenize
 from .loading import Corpus, load_corpus
+from .phrases import unwritten_phrases
 from .query import Query, Synonyms, build_query, synonyms_from
 from .retrieval import retrieve
 from .spelling import Speller, load_english, stem
@@ -115,7 +116,8 @@ class Assistant:
         check = judge_subjects(plan, self.index, vectors, plain, self.embedder.embed)
         if earlier:  # what the conversation was about counts too, at half weight
             check = check.with_context(near_subjects(earlier, self.index, vectors)[0])
-        check = check.with_missing(unsupported_combinations(question, check.subjects, self.index))
+        check = check.with_missing(unsupported_combinations(question, check.subjects, self.index)
+                                   + unwritten_phrases(question, self.index))  # "drug testing"
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed, plain)
         return Answer(typed, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result, misspelt), result.citations, result.notes)

@@ -21,8 +21,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .indexing import Index, lexical_text
+from .indexing import Index
 from .lexical import TOKEN, tokenize
+from .phrases import unknown_compounds
 from .query import Synonyms
 from .question_words import asked, drop_words, introduction, reported_by, runs, subject_words, subject_words_always
 
@@ -161,46 +162,6 @@ class SubjectPlan:
     subjects: tuple[Subject, ...]
     unknown: tuple[str, ...] = ()  # words (or runs of adjacent words) the corpus lacks, as written
     ablated: tuple[str, ...] = ()  # the question without each of them
-
-
-COMPOUND = re.compile(r"\b([^\W\d_]{2,})-([^\W\d_]{2,})\b")
-MAX_PHRASE_PASSAGES = 500  # passages searched for a compound's wording; beyond, it is taken as present
-
-
-def unknown_compounds(question: str, index: Index) -> set[str]:
-    """The parts of hyphenated words the corpus never writes, though it has each part: "half-life" is
-    not "half" and "life". Written with a hyphen or a space, anywhere, counts as present.
-    """
-    out: set[str] = set()
-    lexical = index.lexical
-    for first, second in COMPOUND.findall(question.lower()):
-        stems = [tokenize(first), tokenize(second)]
-        if not all(stems) or any(st[0] not in lexical.vocab for st in stems):
-            continue  # a stop word or an unknown part: the words are judged one by one
-        rows = [set(lexical.docs[lexical.ptr[t]:lexical.ptr[t + 1]].tolist())
-                for t in (lexical.vocab[st[0]] for st in stems)]
-        both = sorted(rows[0] & rows[1])
-        if len(both) <= MAX_PHRASE_PASSAGES and not any(
-                written_together(lexical_text(index.chunks[i], index.documents[index.chunks[i].doc_id]), stems)
-                for i in both):
-            out |= {first, second}
-    return out
-
-
-def written_together(text: str, stems: Sequence[Sequence[str]]) -> bool:
-    """Whether `text` has the two words side by side in any inflection: "anti-inflammatory" for the
-    stems of "anti-inflammatories". (A stem, less its last letter, begins each of its words:
-    "inflammatori" -> "inflammatory".)
-
-    >>> written_together("an anti-inflammatory drug", [["anti"], ["inflammatori"]])
-    True
-    >>> written_together("anti-TNF and inflammatory markers", [["anti"], ["inflammatori"]])
-    False
-    """
-    starts = [re.escape(st[0][:max(2, len(st[0]) - 1)]) for st in stems]
-    pairs = re.findall(rf"\b({starts[0]}[^\W\d_]*)[-\s]+({starts[1]}[^\W\d_]*)\b", text.lower())
-    return any(tokenize(a, keep_stopwords=True) == list(stems[0]) and
-               tokenize(b, keep_stopwords=True) == list(stems[1]) for a, b in pairs)
 
 
 def told_only(question: str, subjects: Subjects, unknown: Sequence[str]) -> set[str]:

@@ -62,6 +62,9 @@ def test_answers_quote_the_sources(assistant) -> None:
     ("I have epilepsy. Is LDN safe for me?", "epilepsy"),
     ("I drink kombucha every day. Is it safe to combine with low dose naltrexone?", "kombucha"),
     ("Pregnant nurse here: can I take LDN?", "pregnant"),  # an introduction, but the question is "I"
+    # two known words that name one subject the sources never write (data/subject_phrases.txt)
+    ("Could naltrexone make me fail a drug screening at my new job?", "drug screening"),
+    ("Does LDN affect drug tests?", "drug tests"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
