@@ -27,6 +27,13 @@ ANSWER_TYPES = [
     (re.compile(r"\bwho (was|were|is|are) (behind|responsible for|in charge of)\b|\bwho (ran|led|did|conducted|"
                 r"carried out|designed|wrote|published|started|discovered|developed|pioneered)\b", re.I),
      re.compile(r"\b(PhD|MD|Dr\.?|professor|et al|researchers? (at|from)|led by|team)\b")),
+    # "How old were they?": ages
+    (re.compile(r"\bhow old\b|\b(what|which) ages?\b|\bage (range|group)\b", re.I),
+     re.compile(r"\b(aged?|ages|years? old|average age|\d+ to \d+ years)\b", re.I)),
+    # "Where was the trial run?": a place, not a pharmacy
+    (re.compile(r"\bwhere\b[^?]{0,40}\b(run|ran|based|conducted|held|done|carried out)\b", re.I),
+     re.compile(r"\b(in|at) (the )?[A-Z][a-z]+|(?i:\b(single|multi)[- ]?cent(re|er)\b|\bcent(re|er)s?\b|\bsites?\b|"
+                r"\buniversity\b|\bhospital\b|\bmedical cent(re|er)\b)")),
     # "What kind of doctor prescribes it?": a sentence naming a speciality
     (re.compile(r"\b(what|which) (sort|kind|type)s? of (doctors?|specialists?|providers?|physicians?|clinics?|"
                 r"practitioners?|prescribers?)\b", re.I),
@@ -61,7 +68,7 @@ ANSWER_TYPES = [
                 r"better than|help|helps|helping|helped|work|works|effective|benefit|change|changes|alter|alters|"
                 r"make (a|any) difference)\b", re.I),
      RESULT),
-    (re.compile(r"\b(what percentage|what percent|how many percent|what proportion|what share)\b", re.I),
+    (re.compile(r"\b(percentage|what percent|how many percent|what proportion|what share|share of)\b", re.I),
      re.compile(r"\d\s?(%|percent)", re.I)),
     (re.compile(r"\b(how long|how soon|how quickly|how many (weeks|months|days))\b", re.I),
      re.compile(r"\b(\d+|several|few|one|two|three|four|six|eight|twelve)\s+(days?|weeks?|months?|years?)\b", re.I)),

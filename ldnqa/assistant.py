@@ -116,8 +116,9 @@ class Assistant:
         check = judge_subjects(plan, self.index, vectors, plain, self.embedder.embed)
         if earlier:  # what the conversation was about counts too, at half weight
             check = check.with_context(near_subjects(earlier, self.index, vectors)[0])
-        check = check.with_missing(unsupported_combinations(question, check.subjects, self.index)
-                                   + unwritten_phrases(question, self.index))  # "drug testing"
+        phrases = [p for p in unwritten_phrases(question, self.index)  # "drug testing"; not "heart" twice
+                   if not set(p.split()) & set(check.missing)]
+        check = check.with_missing(unsupported_combinations(question, check.subjects, self.index) + phrases)
         result = compose(self.index, query, vector, hits, check, self.settings, self.embedder.embed, plain)
         return Answer(typed, result.text, result.abstained, urgency.urgent,
                       notice(urgency.message, result, misspelt), result.citations, result.notes)

@@ -179,14 +179,18 @@ def part_candidates(index: Index, hits: Sequence[Hit], qvec: np.ndarray, focus: 
 
 def with_each_part(index: Index, chosen: list[Candidate], parts: list[list[Candidate]],
                    limit: int) -> list[Candidate]:
-    """Two sentences of the whole message's answer, then the next best for each of its questions, and
-    again; no repeats or near-duplicates."""
-    order = [cand for n in range(0, len(chosen) + 1, 2)
-             for cand in chosen[n:n + 2] + [ranked[n // 2] for ranked in parts if n // 2 < len(ranked)]]
+    """Two sentences of the whole message's answer, then the best sentence not yet taken for each of its
+    questions, and again; no repeats or near-duplicates. (When the whole message's best sentence is
+    also the first part's, the second-best for that part is taken, not nothing.)"""
     out: list[Candidate] = []
-    for cand in order:
-        if len(out) < limit and not near_duplicate(index, cand, out):
-            out.append(cand)
+    for n in range(0, len(chosen) + 1, 2):
+        for cand in chosen[n:n + 2]:
+            if len(out) < limit and not near_duplicate(index, cand, out):
+                out.append(cand)
+        for ranked in parts:
+            cand = next((c for c in ranked if c not in out and not near_duplicate(index, c, out)), None)
+            if cand is not None and len(out) < limit:
+                out.append(cand)
     return out
 
 

@@ -12,6 +12,8 @@ from .config import DATA_DIR
 from .indexing import Index, lexical_text
 from .lexical import tokenize
 
+NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred""".split())
 COMPOUND = re.compile(r"\b([^\W\d_]{2,})-([^\W\d_]{2,})\b")
 MAX_PHRASE_PASSAGES = 500  # passages searched for a compound's wording; beyond, it is taken as present
 
@@ -22,6 +24,8 @@ def unknown_compounds(question: str, index: Index) -> set[str]:
     """
     out: set[str] = set()
     for first, second in COMPOUND.findall(question.lower()):
+        if first in NUMBER_WORDS:
+            continue  # "the eight-woman study", "a twelve-week trial": a count, said as one word
         stems = [tokenize(first), tokenize(second)]
         if not all(stems) or any(st[0] not in index.lexical.vocab for st in stems):
             continue  # a stop word or an unknown part: the words are judged one by one

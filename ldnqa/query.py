@@ -126,6 +126,23 @@ def needs_context(question: str, anchors: frozenset[str]) -> bool:
     return not (tokens & anchors) and (bool(PRONOUN.search(question)) or len(tokens) <= 4)
 
 
+# A study the last question pointed at ("What was the Wolfe 2013 study?"): a short question with "it" is
+# about that study even when it names LDN ("Was it even about LDN?").
+STUDY = re.compile(r"\b(the|that|this)\s+(?:[\w'’-]+\s+){0,5}?(trial|study|review|meta-?analysis|paper|pilot)\b", re.I)
+
+
+def about_the_study(question: str, history: list[str]) -> bool:
+    """Whether a short question with a pronoun follows one about a study.
+
+    >>> about_the_study("Was it even about LDN?", ["What was the Wolfe 2013 study?"])
+    True
+    >>> about_the_study("Is LDN safe in pregnancy?", ["What was the Wolfe 2013 study?"])
+    False
+    """
+    return bool(history) and bool(STUDY.search(history[-1])) and bool(PRONOUN.search(question)) \
+        and len(tokenize(question)) <= 4
+
+
 def conversation_context(history: list[str], anchors: frozenset[str]) -> str:
     """The earlier questions a follow-up continues: the latest, and back to the latest that names a
     subject (at most three). ["What are the side effects of LDN?", "Are they serious?"] -> both."""
@@ -145,7 +162,7 @@ def build_query(question: str, history: list[str], synonyms: Synonyms, anchors: 
     that does, or else the corpus's own subject: "What dose is used?" means the dose of LDN.
     """
     context = ""
-    if needs_context(question, anchors):
+    if needs_context(question, anchors) or about_the_study(question, history):
         context = conversation_context(history, anchors) if history else DEFAULT_SUBJECT
     extra = synonyms.expand(question)
     borrowed = tokenize(context) if context else []

@@ -34,8 +34,9 @@ def subject_words_always() -> frozenset[str]:
 YEAR = re.compile(r"(19|20)\d\d")
 # Words that ask for a duration or an amount: the question's form, not its subject. They help find the
 # sentence that answers ("how long" -> "weeks"), but a passage need not contain them to answer.
-QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far)\b"
-                           r"(?:.*\b(last|lasts|lasted|run|runs|ran|running|continue|continued|go on|went on)\b)?")
+QUESTION_FORM = re.compile(r"\bhow (long|much|many|often|soon|quickly|far|old)\b"
+                           r"(?:.*\b(last|lasts|lasted|run|runs|ran|running|continue|continued|go on|went on)\b)?"
+                           r"|\bwhere\b.*\b(run|ran|based|conducted|held|done|carried)\b")  # "where was it run?"
 
 
 def question_form_words(question: str) -> set[str]:
@@ -43,11 +44,14 @@ def question_form_words(question: str) -> set[str]:
 
     >>> sorted(question_form_words("How long did it last?")), sorted(question_form_words("how long did it run"))
     (['last', 'long'], ['long', 'run'])
+    >>> sorted(question_form_words("How old were the kids?")), sorted(question_form_words("where was it run?"))
+    (['old'], ['run'])
     """
     return {w for m in QUESTION_FORM.finditer(question.lower()) for w in m.groups() if w}
 
 
-THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b", re.I)  # one subject: "LDN", not "low" and "dose"
+# One subject, LDN: not "low" and "dose"; and "the drug" in "how long were they on the drug?" (query.PRONOUN)
+THE_DRUG = re.compile(r"\blow[- ]dose naltrexone\b|\bthe (drug|medication|medicine)\b", re.I)
 
 # When things happen in the user's own life ("I've been on it for 6 months", "surgery next month"):
 # the story around the question, not what it asks about. Kept in a question asking "how long".

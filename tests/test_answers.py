@@ -65,6 +65,7 @@ def test_answers_quote_the_sources(assistant) -> None:
     # two known words that name one subject the sources never write (data/subject_phrases.txt)
     ("Could naltrexone make me fail a drug screening at my new job?", "drug screening"),
     ("Does LDN affect drug tests?", "drug tests"),
+    ("Does LDN raise blood pressure?", "blood pressure"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
@@ -242,6 +243,23 @@ def test_what_kind_of_doctor_gets_the_speciality(assistant, question: str) -> No
 def test_who_ran_a_study_gets_the_researchers(assistant) -> None:
     answer = assistant.ask("who led the stanford research on low dose naltrexone?")
     assert not answer.abstained and "Jarred Younger" in answer.answer
+
+
+@pytest.mark.parametrize("question,history,wanted", [
+    ("How old were the women?", ["Tell me about the FINAL trial."], "years"),  # "old" asks an age
+    ("where was it carried out?", ["what was the Ludwig 2016 study?"], "Penn State"),  # "carried" asks a place
+    ("When will I feel a difference?", ["Can LDN help fibromyalgia?"], "weeks"),  # not "No difference: ..."
+])
+def test_follow_ups_that_ask_an_age_a_place_or_a_time(assistant, question: str, history: list[str],
+                                                      wanted: str) -> None:
+    """Before, each abstained on its question-form word ("old", "carried", "feel")."""
+    answer = assistant.ask(question, history=history)
+    assert not answer.abstained and wanted in answer.answer
+
+
+def test_a_count_said_as_one_word_is_not_an_unknown_compound(assistant) -> None:
+    """"ten-woman": before, "The sources do not mention 'ten woman'"."""
+    assert not assistant.ask("How much did pain drop in the ten-woman Stanford pilot?").abstained
 
 
 def test_who_told_the_user_is_not_what_they_ask_about(assistant) -> None:
