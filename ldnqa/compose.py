@@ -188,7 +188,7 @@ def with_each_part(index: Index, chosen: list[Candidate], parts: list[list[Candi
             if len(out) < limit and not near_duplicate(index, cand, out):
                 out.append(cand)
         for ranked in parts:
-            cand = next((c for c in ranked if c not in out and not near_duplicate(index, c, out)), None)
+            cand = next((c for c in ranked if not near_duplicate(index, c, out)), None)  # taken: a duplicate
             if cand is not None and len(out) < limit:
                 out.append(cand)
     return out

@@ -12,14 +12,12 @@ import re
 from .coverage import Subjects, coverage
 from .indexing import Index
 from .lexical import TOKEN
+from .query import ONE_STUDY
 from .question_words import question_parts
 
 STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s|analysis|papers?|pilot|"
                              r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
 NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named
-# One study, pointed at: "the 2024 meta-analysis", "that Stanford pilot", not "review articles".
-ONE_STUDY = re.compile(r"\b(the|that|this)\s+(?:[\w'’-]+\s+){0,5}?(trial|study|review|meta-?analysis|"
-                       r"analysis|paper|pilot|experiment)\b(?!s)", re.I)
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 WORD = re.compile(r"[^\W\d_]+")
 # A capital inside a sentence: "Due" in "the Due Bruun trial", not in "Due to my pain, ...".

@@ -126,9 +126,11 @@ def needs_context(question: str, anchors: frozenset[str]) -> bool:
     return not (tokens & anchors) and (bool(PRONOUN.search(question)) or len(tokens) <= 4)
 
 
-# A study the last question pointed at ("What was the Wolfe 2013 study?"): a short question with "it" is
-# about that study even when it names LDN ("Was it even about LDN?").
-STUDY = re.compile(r"\b(the|that|this)\s+(?:[\w'’-]+\s+){0,5}?(trial|study|review|meta-?analysis|paper|pilot)\b", re.I)
+# One study, pointed at: "the 2024 meta-analysis", "that Stanford pilot", not "review articles". After
+# one ("What was the Wolfe 2013 study?"), a short question with "it" is about that study even when it
+# names LDN ("Was it even about LDN?"); naming.py finds which study.
+ONE_STUDY = re.compile(r"\b(the|that|this)\s+(?:[\w'’-]+\s+){0,5}?(trial|study|review|meta-?analysis|"
+                       r"analysis|paper|pilot|experiment)\b(?!s)", re.I)
 
 
 def about_the_study(question: str, history: list[str]) -> bool:
@@ -139,7 +141,7 @@ def about_the_study(question: str, history: list[str]) -> bool:
     >>> about_the_study("Is LDN safe in pregnancy?", ["What was the Wolfe 2013 study?"])
     False
     """
-    return bool(history) and bool(STUDY.search(history[-1])) and bool(PRONOUN.search(question)) \
+    return bool(history) and bool(ONE_STUDY.search(history[-1])) and bool(PRONOUN.search(question)) \
         and len(tokenize(question)) <= 4
 
 
