@@ -66,6 +66,8 @@ def test_answers_quote_the_sources(assistant) -> None:
     ("Could naltrexone make me fail a drug screening at my new job?", "drug screening"),
     ("Does LDN affect drug tests?", "drug tests"),
     ("Does LDN raise blood pressure?", "blood pressure"),
+    ("Is it better to take LDN with a meal?", "meal"),  # data/subject_words.txt
+    ("Can low dose naltrexone help me lose weight?", "lose weight"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
