@@ -182,20 +182,20 @@ def with_each_part(index: Index, chosen: list[Candidate], parts: list[list[Candi
     """Two sentences of the whole message's answer, then the next best for each of its questions, and
     again; no repeats or near-duplicates. A question whose picks were all taken already (the whole
     message's one sentence was also its best) then gets its best sentence not yet taken."""
-    rounds = range(0, len(chosen) + 1, 2)
-    order = [(cand, part) for n in rounds for cand, part in
-             [(c, None) for c in chosen[n:n + 2]] + [(r[n // 2], p) for p, r in enumerate(parts) if n // 2 < len(r)]]
     out: list[Candidate] = []
-    answered: set[int] = set()
-    for cand, part in order:
-        if len(out) < limit and not near_duplicate(index, cand, out):
-            out.append(cand)
-            if part is not None:
-                answered.add(part)
+    answered: set[int] = set()  # the parts that added a sentence of their own
+    for n in range(0, len(chosen) + 1, 2):
+        turn = [(c, None) for c in chosen[n:n + 2]] + [(r[n // 2], p) for p, r in enumerate(parts) if n // 2 < len(r)]
+        for cand, part in turn:
+            if len(out) < limit and not near_duplicate(index, cand, out):
+                out.append(cand)
+                if part is not None:
+                    answered.add(part)
     for part, ranked in enumerate(parts):
         if part not in answered and len(out) < limit:
             extra = next((c for c in ranked if not near_duplicate(index, c, out)), None)
-            out += [extra] if extra is not None else []
+            if extra is not None:
+                out.append(extra)
     return out
 
 
