@@ -2,7 +2,7 @@
 SECURITY.md: rate limits, feedback retention)."""
 from pathlib import Path
 
-from ldnqa.server import main
+from ldnqa.launch import main
 
 if __name__ == "__main__":
     main(Path(__file__).resolve().parent)

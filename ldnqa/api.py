@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
@@ -19,6 +18,8 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
+from .engines import to_json
+from .config import concurrent_asks
 from .errors import InputError, LdnqaError
 from .feedback import FeedbackError, FeedbackStore
 from .limits import RateLimiter, RateLimits, client_key, too_many_message
@@ -31,27 +32,11 @@ MAX_WAITING = 64  # questions queued for the engine beyond this get a 503 "busy"
 API_ROUTES = {"ask": "POST", "feedback": "POST", "health": "GET"}
 
 
-def concurrent_asks() -> int:
-    """How many questions the engine answers at once: LDNQA_CONCURRENT_ASKS, else 2.
-
-    Why 2 on two cores: while one question is in the model (native code, which releases the GIL), another
-    can run its Python (retrieval, composition), so the cores stay busy; more only queues inside the
-    process. Measured with `ldnqa bench` (docs/performance.md)."""
-    raw = os.environ.get("LDNQA_CONCURRENT_ASKS", "2")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"LDNQA_CONCURRENT_ASKS must be a whole number, not {raw!r}") from None
-    if not 1 <= value <= 64:
-        raise ValueError(f"LDNQA_CONCURRENT_ASKS must be between 1 and 64, not {value}")
-    return value
-
-
 class EngineGate:
     """The engine as the web app uses it: at most `concurrency` questions at a time (the engine is
     thread-safe; the limit keeps the cores from being oversubscribed), answers as JSON-ready dicts.
 
-    Chat-page questions (Gradio's worker threads) call `ask`; API questions await `ask_async`, which
+    Chat-page questions (Gradio's worker threads) call `ask`; API questions await `ask_json`, which
     queues them for the engine's own threads without holding the event loop or a worker thread, and
     refuses when the queue is too long. Those threads take the next question as soon as they finish
     one: a core does not wait for the event loop between questions (measured under 8 clients: the
@@ -69,12 +54,19 @@ class EngineGate:
                        "passages": int(sum(counts.values())),
                        "skipped": [{"file": str(f), "reason": str(r)} for f, r in assistant.skipped]}
 
+    async def start(self) -> None:
+        """Nothing to start: the engine is in this process (see `engines.EngineProcesses`)."""
+
     def ask(self, question: str, history: list[str]) -> dict[str, Any]:
         with self._slots:
             return dict(self.assistant.ask(question, history=history).to_dict())
 
-    async def ask_async(self, question: str, history: list[str]) -> dict[str, Any] | None:
-        """The answer, or None when `max_waiting` questions are already waiting.
+    def _ask_json(self, question: str, history: list[str]) -> bytes:
+        return to_json(self.ask(question, history))  # encoded here, off the event loop
+
+    async def ask_json(self, question: str, history: list[str]) -> bytes | None:
+        """The answer as the JSON bytes /api/ask sends, or None when `max_waiting` questions are
+        already waiting.
 
         A question whose client goes away while it waits is dropped from the queue (cancelling the
         awaiting task cancels its future), so abandoned questions cost the engine nothing."""
@@ -82,7 +74,7 @@ class EngineGate:
             return None
         self.waiting += 1
         try:
-            return await asyncio.wrap_future(self._engine.submit(self.ask, question, history))
+            return await asyncio.wrap_future(self._engine.submit(self._ask_json, question, history))
         finally:
             self.waiting -= 1
 
@@ -153,7 +145,7 @@ async def admitted_body(bucket: RateLimiter, request: Request, what: str) -> dic
     return await json_body(request)
 
 
-def add_api(app: FastAPI, gate: EngineGate, store: FeedbackStore, limits: RateLimits) -> None:
+def add_api(app: FastAPI, gate: Any, store: FeedbackStore, limits: RateLimits) -> None:
     """The /api routes on `app`."""
 
     @app.post("/api/ask")
@@ -165,7 +157,7 @@ def add_api(app: FastAPI, gate: EngineGate, store: FeedbackStore, limits: RateLi
         if isinstance(checked, JSONResponse):
             return checked
         try:
-            answer = await gate.ask_async(*checked)
+            answer = await gate.ask_json(*checked)
         except InputError as exc:
             return error(400, str(exc))
         except LdnqaError as exc:
@@ -173,7 +165,7 @@ def add_api(app: FastAPI, gate: EngineGate, store: FeedbackStore, limits: RateLi
             return error(503, "the answer engine is not available; please try again later")
         if answer is None:
             return error(503, "the server is busy; please try again in a minute", {"Retry-After": "30"})
-        return JSONResponse(answer)
+        return Response(answer, media_type="application/json")
 
     @app.post("/api/feedback")
     async def api_feedback(request: Request) -> Response:
@@ -189,8 +181,9 @@ def add_api(app: FastAPI, gate: EngineGate, store: FeedbackStore, limits: RateLi
         return JSONResponse({"id": item}, status_code=201)
 
     @app.get("/api/health")
-    async def api_health() -> dict[str, Any]:
-        return {**gate.health, "waiting": gate.waiting}
+    async def api_health() -> Response:
+        health = {**gate.health, "waiting": gate.waiting}  # status: ok, starting, or unavailable (503)
+        return JSONResponse(health, status_code=503 if health["status"] == "unavailable" else 200)
 
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def api_other(rest: str, request: Request) -> Response:

@@ -45,37 +45,23 @@ WORD_CACHE = 4096  # vectors of subject words kept (about 1.5 MB at 384 dimensio
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
 
 
-class Assistant:
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings, corpus: Corpus) -> None:
+class Library:
+    """The corpus and its index without the model: what the web pages read (documents, passage
+    counts, skipped files). The web process holds one when engine processes answer (`engines.py`)."""
+
+    def __init__(self, index: Index, corpus: Corpus) -> None:
         self.index = index
-        self.embedder = embedder
-        self.settings = settings
         self.corpus = corpus
-        self.synonyms = synonyms_from(settings.synonyms)
-        examples = load_examples(settings.urgent_examples)
-        self.urgent_examples = {c: embedder.embed(lines) for c, lines in examples.items()}
-        self.urgency_model = load_model(settings.urgent_model, embedder.name, embedder.dim)
-        # Corpus words, the commoner preferred when a typo is one edit from two ("efects": effects).
-        self.speller = Speller.from_words({w: -idf(index, stem(w)) for w in index.words},
-                                          load_english(settings.english_words))
-        self._words: dict[str, np.ndarray] = {}  # subject word -> vector (see `_embed_once`); not questions
-        self._words_lock = threading.Lock()
 
     @classmethod
     def load(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
-             embedder: Embedder | None = None, settings: Settings | None = None,
-             log: Log = stderr_log) -> "Assistant":
-        """Load the corpus and its index, building or refreshing the index when the corpus changed."""
+             settings: Settings | None = None, log: Log = stderr_log) -> "Library":
+        """Load the corpus and its index; the model is loaded only if the index must be (re)built."""
         settings = settings or Settings.from_env()
-        single_threaded_blas()
-        corpus = load_corpus(corpus_dir)
-        for path, reason in corpus.skipped:
-            log(f"Skipped {path}: {reason}")
-        embedder = embedder or SentenceTransformerEmbedder(settings.model)
-        index = load_or_build(corpus, Path(index_dir), embedder, settings, log)
-        return cls(index, embedder, settings, corpus)
+        corpus, index = load_parts(corpus_dir, index_dir, SentenceTransformerEmbedder(settings.model),
+                                   settings, log)
+        return cls(index, corpus)
 
-    # --- what the web app and CLI read ---------------------------------------------------------
     @property
     def documents(self) -> tuple[Document, ...]:
         return tuple(self.corpus.documents)
@@ -93,6 +79,42 @@ class Assistant:
     @property
     def skipped(self) -> list[tuple[str, str]]:
         return list(self.corpus.skipped)
+
+
+def load_parts(corpus_dir: str | Path, index_dir: str | Path, embedder: Embedder, settings: Settings,
+               log: Log) -> tuple[Corpus, Index]:
+    """The corpus and its index, building or refreshing the index when the corpus changed."""
+    single_threaded_blas()
+    corpus = load_corpus(corpus_dir)
+    for path, reason in corpus.skipped:
+        log(f"Skipped {path}: {reason}")
+    return corpus, load_or_build(corpus, Path(index_dir), embedder, settings, log)
+
+
+class Assistant(Library):
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings, corpus: Corpus) -> None:
+        super().__init__(index, corpus)
+        self.embedder = embedder
+        self.settings = settings
+        self.synonyms = synonyms_from(settings.synonyms)
+        examples = load_examples(settings.urgent_examples)
+        self.urgent_examples = {c: embedder.embed(lines) for c, lines in examples.items()}
+        self.urgency_model = load_model(settings.urgent_model, embedder.name, embedder.dim)
+        # Corpus words, the commoner preferred when a typo is one edit from two ("efects": effects).
+        self.speller = Speller.from_words({w: -idf(index, stem(w)) for w in index.words},
+                                          load_english(settings.english_words))
+        self._words: dict[str, np.ndarray] = {}  # subject word -> vector (see `_embed_once`); not questions
+        self._words_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, corpus_dir: str | Path = "corpus", index_dir: str | Path = "index",
+             embedder: Embedder | None = None, settings: Settings | None = None,
+             log: Log = stderr_log) -> "Assistant":
+        """Load the corpus and its index, building or refreshing the index when the corpus changed."""
+        settings = settings or Settings.from_env()
+        embedder = embedder or SentenceTransformerEmbedder(settings.model)
+        corpus, index = load_parts(corpus_dir, index_dir, embedder, settings, log)
+        return cls(index, embedder, settings, corpus)
 
     # --- answering -----------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:

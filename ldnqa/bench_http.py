@@ -53,6 +53,34 @@ def memory_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (the server and its engine processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo += [int(child) for child in task.read_text().split()]
+            except OSError:  # the thread or process ended meanwhile
+                continue
+    return found
+
+
+def tree_memory(pid: int) -> dict[str, float]:
+    """RSS now and peak, in MB, summed over a process and its descendants. The summed peaks are an
+    upper bound: the processes need not peak at the same moment. Shared pages count once per process."""
+    rss = peak = 0
+    pids = process_tree(pid)
+    for each in pids:
+        try:
+            kb = memory_kb(each)
+        except OSError:
+            continue
+        rss, peak = rss + kb.get("VmRSS", 0), peak + kb.get("VmHWM", 0)
+    return {"rss_mb": round(rss / 1024, 1), "peak_rss_mb": round(peak / 1024, 1), "processes": len(pids)}
+
+
 class ServerProcess:
     """`ldnqa serve` in a child process; `start()` returns the seconds to its first answer."""
 
@@ -88,9 +116,9 @@ class ServerProcess:
         raise RuntimeError(f"no answer from the server within {timeout:.0f} s; see {self.log_path}")
 
     def memory(self) -> dict[str, float]:
+        """The server's memory with its engine processes (`tree_memory`)."""
         assert self.process is not None
-        kb = memory_kb(self.process.pid)
-        return {"rss_mb": round(kb.get("VmRSS", 0) / 1024, 1), "peak_rss_mb": round(kb.get("VmHWM", 0) / 1024, 1)}
+        return tree_memory(self.process.pid)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

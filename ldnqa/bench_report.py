@@ -67,8 +67,10 @@ def render(r: dict[str, Any]) -> str:
         h = s[f"http_{n}"]
         lines.append(f"HTTP /api/ask, {n} client(s): {h['requests']} requests, {h['errors']} errors, "
                      f"{h['throughput_per_s']:.1f}/s, p50 {h['p50_ms']:.1f} ms, p95 {h['p95_ms']:.1f} ms")
-    lines.append(f"Server memory while serving: RSS {s['memory_serving']['rss_mb']:.0f} MB, peak "
-                 f"{s['memory_serving']['peak_rss_mb']:.0f} MB; bench process peak {r['bench_peak_rss_mb']:.0f} MB")
+    m = s["memory_serving"]
+    lines.append(f"Server memory while serving ({m.get('processes', 1)} processes: web and engines): RSS "
+                 f"{m['rss_mb']:.0f} MB, peak {m['peak_rss_mb']:.0f} MB; bench process peak "
+                 f"{r['bench_peak_rss_mb']:.0f} MB")
     lines.append("Targets:")
     for key, t in r["targets"].items():
         lines.append(f"  {key:18s} {t['value']!s:>10} {t['target']:>8}  {'met' if t['met'] else 'NOT MET'}")

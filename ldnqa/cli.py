@@ -133,7 +133,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from .launch import serve
 
     serve(host=args.host, port=args.port, corpus_dir=args.corpus, index_dir=args.index)
     return 0

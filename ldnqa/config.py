@@ -49,3 +49,28 @@ class Settings:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def concurrent_asks() -> int:
+    """How many questions the engine answers at once: LDNQA_CONCURRENT_ASKS, else 2.
+
+    Why 2 on two cores: while one question is in the model (native code, which releases the GIL), another
+    can run its Python (retrieval, composition), so the cores stay busy; more only queues inside the
+    process. Measured with `ldnqa bench` (docs/performance.md)."""
+    raw = os.environ.get("LDNQA_CONCURRENT_ASKS", "2")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"LDNQA_CONCURRENT_ASKS must be a whole number, not {raw!r}") from None
+    if not 1 <= value <= 64:
+        raise ValueError(f"LDNQA_CONCURRENT_ASKS must be between 1 and 64, not {value}")
+    return value
+
+
+def engine_mode() -> str:
+    """Where the web app answers: LDNQA_ENGINES=processes (default: one engine process per question
+    answered at once, each with its own model) or threads (in the web process, one model)."""
+    value = os.environ.get("LDNQA_ENGINES", "processes").strip().lower()
+    if value not in ("processes", "threads"):
+        raise ValueError(f"LDNQA_ENGINES must be processes or threads, not {value!r}")
+    return value

@@ -1,8 +1,6 @@
 """The web application: JSON API, document viewer and staff pages (FastAPI), with the Gradio chat at `/`.
 
-    python app.py     # LDNQA_HOST / LDNQA_PORT / LDNQA_DATA_DIR; defaults 127.0.0.1, 7860, data/
-    ldnqa serve --host H --port P
-
+`python app.py` and `ldnqa serve` start it through `launch.serve`.
 `create_app(assistant, data_dir)` builds the app for any object with the engine API (see CONTRACT.md);
 `BackgroundServer` runs it in a thread (used by the tests). The API routes are in `api.py`, the request
 guard (body limits, switched-off Gradio routes, headers) in `guard.py`, rate limits in `limits.py`.
@@ -13,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import sys
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -22,10 +18,9 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from . import ui  # sets the no-network environment before gradio is imported
-from .api import EngineGate, add_api, concurrent_asks, error
-from .errors import LdnqaError
+from .api import EngineGate, add_api, error
 from .feedback import FeedbackStore, retention_days
-from .feedback_pg import open_store, store_location
+from .feedback_pg import open_store
 from .guard import Guard
 from .html import PAGE_HEADERS, document_page, esc, page, parse_viewer_query
 from .limits import RateLimits
@@ -42,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa
 
 log = logging.getLogger("ldnqa.server")
 PURGE_EVERY = 6 * 3600  # seconds between feedback retention runs while the server is up
-MAX_CONNECTIONS = 512  # uvicorn answers 503 beyond this many open connections
+
 
 
 def add_error_handlers(app: FastAPI) -> None:
@@ -85,9 +80,9 @@ def purge_feedback(store: FeedbackStore, days: float) -> None:
         log.info("feedback retention: removed %d item(s) older than %g days", removed, days)
 
 
-def lifespan_for(store: FeedbackStore, days: float | None, gate: EngineGate) -> Any:
-    """A lifespan that purges old feedback at start-up and every PURGE_EVERY seconds after, and stops
-    the engine's threads at shutdown."""
+def lifespan_for(store: FeedbackStore, days: float | None, gate: Any) -> Any:
+    """A lifespan that purges old feedback at start-up and every PURGE_EVERY seconds after, starts the
+    engine gate, and stops the engine's threads or processes at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -97,6 +92,7 @@ def lifespan_for(store: FeedbackStore, days: float | None, gate: EngineGate) -> 
                 await asyncio.sleep(PURGE_EVERY)
 
         task = asyncio.create_task(keep_purging(days)) if days is not None else None
+        await gate.start()
         try:
             yield
         finally:
@@ -109,16 +105,21 @@ def lifespan_for(store: FeedbackStore, days: float | None, gate: EngineGate) -> 
 
 def create_app(assistant: Any, data_dir: Path | str, staff: StaffConfig | None = None,
                session_secret: bytes | None = None, limits: RateLimits | None = None,
-               retention: float | str | None = "env", concurrency: int | None = None) -> FastAPI:
+               retention: float | str | None = "env", concurrency: int | None = None,
+               gate: Any = None) -> FastAPI:
     """The whole web app for an engine object. Staff credentials, rate limits, the feedback retention
-    (days, None for forever) and the questions answered at once default to the environment."""
+    (days, None for forever) and the questions answered at once default to the environment.
+
+    `gate` answers the questions: by default an `EngineGate` (threads in this process, for
+    `assistant`); `launch.serve` passes `engines.EngineProcesses`, and then `assistant` is only read
+    for documents."""
     data_dir = Path(data_dir)
     staff = StaffConfig.from_env() if staff is None else staff
     limits = RateLimits.from_env() if limits is None else limits
     days = retention_days() if retention == "env" else retention
     store = open_store(data_dir)  # PostgreSQL when LDNQA_DATABASE_URL is set, else SQLite in data_dir
     sessions = Sessions(session_secret or load_secret(data_dir))
-    gate = EngineGate(assistant, concurrency=concurrency)
+    gate = gate or EngineGate(assistant, concurrency=concurrency)
     for name, reason in assistant.skipped:
         log.warning("corpus file skipped: %s: %s", name, reason)
     app = FastAPI(title="ldnqa", docs_url=None, redoc_url=None, openapi_url=None,
@@ -172,65 +173,3 @@ class BackgroundServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=15)
-
-
-def serve(host: str | None = None, port: int | None = None, corpus_dir: Path | str = "corpus",
-          index_dir: Path | str = "index", data_dir: Path | str | None = None) -> None:
-    """Load the engine and serve the app until interrupted. None means: environment, then default."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    host = host or os.environ.get("LDNQA_HOST") or "127.0.0.1"
-    raw_port = port if port is not None else os.environ.get("LDNQA_PORT") or 7860
-    try:
-        port = int(raw_port)
-        if not 0 < port < 65536:
-            raise ValueError
-    except ValueError:
-        raise SystemExit(f"Error: LDNQA_PORT must be a port number, not {raw_port!r}") from None
-    data_dir = Path(data_dir or os.environ.get("LDNQA_DATA_DIR") or "data")
-    try:
-        limits, days = RateLimits.from_env(), retention_days()
-    except ValueError as exc:
-        raise SystemExit(f"Error: {exc}") from None
-    staff = StaffConfig.from_env()
-    if staff.enabled:
-        log.info("staff access enabled for %d user(s) at /staff", len(staff.users))
-    else:
-        log.warning("%s", staff.problem)
-    try:
-        concurrency = concurrent_asks()
-    except ValueError as exc:
-        raise SystemExit(f"Error: {exc}") from None
-    from . import Assistant  # the engine; imported late so that `--help` stays fast
-    from .config import Settings
-    from .embedding import SentenceTransformerEmbedder, serving_threads
-
-    settings = Settings.from_env()
-    embedder = SentenceTransformerEmbedder(settings.model, threads=serving_threads(concurrency))
-    assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir), embedder=embedder,
-                               settings=settings, log=lambda message: log.info("%s", message))
-    try:  # load the model now, not on the first visitor's question
-        assistant.ask("What is low-dose naltrexone?", history=[])
-    except LdnqaError as exc:
-        log.warning("warm-up question failed: %s", exc)
-    app = create_app(assistant, data_dir, staff, limits=limits, retention=days, concurrency=concurrency)
-    log.info("feedback is stored in %s (kept %s)", store_location(app.state.store),
-             f"{days:g} days" if days is not None else "until purged by hand")
-    log.info("rate limits per client: %s questions/min (burst %d), %s feedback/min (burst %d)",
-             f"{limits.ask.per_minute:g}" if limits.ask.enabled else "unlimited", limits.ask.burst,
-             f"{limits.feedback.per_minute:g}" if limits.feedback.enabled else "unlimited",
-             limits.feedback.burst)
-    log.info("serving on http://%s:%d/ (staff pages at /staff)", host, port)
-    logging.getLogger("uvicorn.access").addFilter(NoQueryStrings())
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False,
-                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=10)
-
-
-def main(root: Path | str | None = None) -> None:
-    """`python app.py`: serve corpus/ and index/ (and data/ unless LDNQA_DATA_DIR) under `root`."""
-    base = Path(root) if root is not None else Path.cwd()
-    data_dir = os.environ.get("LDNQA_DATA_DIR") or base / "data"
-    try:
-        serve(corpus_dir=base / "corpus", index_dir=base / "index", data_dir=data_dir)
-    except LdnqaError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None

@@ -121,3 +121,26 @@ def test_scale_command_end_to_end(real_index_dir: Path, tmp_path: Path, capsys: 
     assert figures["n"] == 3000 and figures["kind"] == "flat" and figures["recall_at_10_synthetic"] == 1.0
     assert figures["queries"]["questions"] == len(bench.QUESTIONS)
     assert "recall@10" in capsys.readouterr().out
+
+
+def test_server_memory_counts_the_engine_processes_too(tmp_path):
+    """The server's RSS is summed over its process tree: a child holding 200 MB is not left out."""
+    import subprocess
+    import sys
+
+    from ldnqa.bench_http import memory_kb, tree_memory
+
+    code = ("import subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import sys, time; b = bytearray(200 << 20); "
+            "print(flush=True); time.sleep(60)'], stdout=subprocess.PIPE)\n"
+            "child.stdout.readline(); print(flush=True); time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        parent.stdout.readline()
+        alone = memory_kb(parent.pid)["VmRSS"] / 1024
+        tree = tree_memory(parent.pid)
+        assert tree["processes"] == 2 and tree["rss_mb"] > alone + 190 and tree["peak_rss_mb"] >= tree["rss_mb"]
+    finally:
+        subprocess.run(["pkill", "-P", str(parent.pid)])
+        parent.kill()
+        parent.wait()

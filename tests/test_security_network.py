@@ -86,7 +86,9 @@ def test_starting_and_answering_opens_no_connection_beyond_loopback(server):
     exercise(server.url)
     time.sleep(1)  # let any background thread (analytics, version check) get going
     events = server.events()
-    assert any(e["event"] == "socket.bind" for e in events)  # the recorder works in the server
+    assert any(e["event"] == "socket.bind" for e in events)  # the recorder works in the server ...
+    audited = [e["args"] for e in events if e["event"] == "process"]
+    assert sum("ldnqa.engines" in args for args in audited) >= 2  # ... and in its engine processes
     assert outbound(events) == []
 
 

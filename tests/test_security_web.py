@@ -4,6 +4,7 @@ protection. (Each test here fails if its protection is removed from ldnqa/.)"""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -207,7 +208,7 @@ def test_index_data_and_source_files_are_never_served(stub_app):
     index = stub_app.data_dir.parent / "index"
     index.mkdir(exist_ok=True)
     (index / "manifest.json").write_text('{"generation": "g-1"}')
-    targets = {"app.py": b"from ldnqa.server import main", "feedback.sqlite3": b"SQLite format 3",
+    targets = {"app.py": b"from ldnqa.launch import main", "feedback.sqlite3": b"SQLite format 3",
                "pyproject.toml": b"[build-system]", "session_secret": b"", "manifest.json": b"generation"}
     paths = []
     for name in ("app.py", "pyproject.toml", "ldnqa/server.py", "corpus/web/arv-ldn-fibromyalgia.md",
@@ -305,11 +306,11 @@ def test_questions_beyond_the_waiting_limit_are_turned_away_at_once():
     gate = EngineGate(Slow(), max_waiting=2)
 
     async def main() -> list[Any]:
-        tasks = [asyncio.create_task(gate.ask_async("Does LDN help?", [])) for _ in range(3)]
+        tasks = [asyncio.create_task(gate.ask_json("Does LDN help?", [])) for _ in range(3)]
         await asyncio.sleep(0.2)
         assert gate.waiting == 2 and tasks[2].done() and tasks[2].result() is None  # the third: busy
         release.set()
-        return [await t for t in tasks]
+        return [json.loads(a) if a else a for a in [await t for t in tasks]]
 
     first, second, third = run_async(main())
     assert first["citations"] and second["citations"] and third is None and gate.waiting == 0
@@ -332,7 +333,7 @@ def test_a_question_abandoned_while_waiting_is_never_answered():
     gate = EngineGate(Slow(), concurrency=1)
 
     async def main() -> list[Any]:
-        tasks = [asyncio.create_task(gate.ask_async(q, [])) for q in ("first?", "gone?", "third?")]
+        tasks = [asyncio.create_task(gate.ask_json(q, [])) for q in ("first?", "gone?", "third?")]
         await asyncio.sleep(0.2)
         tasks[1].cancel()  # waiting behind "first?" when its client leaves
         await asyncio.sleep(0.1)
@@ -340,6 +341,7 @@ def test_a_question_abandoned_while_waiting_is_never_answered():
         return await asyncio.gather(*tasks, return_exceptions=True)
 
     first, gone, third = run_async(main())
+    first, third = json.loads(first), json.loads(third)
     assert first["citations"] and third["citations"] and isinstance(gone, asyncio.CancelledError)
     assert asked == ["first?", "third?"] and gate.waiting == 0
     gate.close()
@@ -368,16 +370,16 @@ def test_the_engine_answers_at_most_its_concurrency_at_once():
 
         async def main() -> list[Any]:
             chat = [asyncio.to_thread(gate.ask, "Does LDN help?", []) for _ in range(2)]  # noqa: B023
-            api = [gate.ask_async("Does LDN help?", []) for _ in range(4)]  # noqa: B023
+            api = [gate.ask_json("Does LDN help?", []) for _ in range(4)]  # noqa: B023
             return await asyncio.gather(*chat, *api)
 
-        answers = run_async(main())
+        answers = [a if isinstance(a, dict) else json.loads(a) for a in run_async(main())]
         assert len(answers) == 6 and all(a["citations"] for a in answers)
         assert most[0] == concurrency and gate.waiting == 0
 
 
 def test_concurrency_and_encoder_threads_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
-    from ldnqa.api import concurrent_asks
+    from ldnqa.config import concurrent_asks
     from ldnqa.embedding import serving_threads
 
     monkeypatch.delenv("LDNQA_CONCURRENT_ASKS", raising=False)

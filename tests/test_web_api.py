@@ -212,7 +212,7 @@ def test_serve_reads_the_environment_and_says_staff_access_is_disabled(tmp_path,
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LDNQA_STAFF")}
     env.update(LDNQA_HOST="127.0.0.1", LDNQA_PORT=str(port), LDNQA_DATA_DIR=str(tmp_path / "data"))
-    code = (f"from ldnqa.server import serve; serve(corpus_dir={str(REPO / 'corpus')!r}, "
+    code = (f"from ldnqa.launch import serve; serve(corpus_dir={str(REPO / 'corpus')!r}, "
             f"index_dir={str(real_index_dir)!r})")
     log = tmp_path / "server.log"
     with open(log, "w") as out:

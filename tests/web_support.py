@@ -104,10 +104,13 @@ def running_app(assistant: Any, data_dir: Path, staff: StaffConfig,
 
 # --- the real server in its own process, with every network call recorded -----------------------
 
-AUDIT_WRAPPER = r'''"""Run a script with every network-related audit event appended to $NET_AUDIT_LOG (JSON lines)."""
-import json, os, runpy, socket, sys, threading
+# As `sitecustomize.py` on PYTHONPATH, the hook is installed in every Python process the server starts
+# (its engine processes too); each process first records its command line.
+AUDIT_HOOK = r'''"""Append every network-related audit event of this process to $NET_AUDIT_LOG (JSON lines)."""
+import json, os, socket, sys, threading
 
 _out = open(os.environ["NET_AUDIT_LOG"], "a", buffering=1, encoding="utf-8")
+_out.write(json.dumps({"event": "process", "pid": os.getpid(), "args": list(sys.orig_argv)}) + "\n")
 _busy = threading.local()
 _WATCH = ("socket.", "http.client.connect", "urllib.Request", "subprocess.Popen", "os.system")
 
@@ -129,6 +132,9 @@ def _hook(event, args):
 
 
 sys.addaudithook(_hook)
+'''
+AUDIT_WRAPPER = AUDIT_HOOK + '''
+import runpy
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 '''
@@ -153,7 +159,7 @@ def outbound(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     found = []
     for event in events:
         name, args = event["event"], event.get("args") or [None]
-        if name in ("socket.bind", "socket.__new__") or name.startswith("subprocess"):
+        if name in ("process", "socket.bind", "socket.__new__") or name.startswith("subprocess"):
             continue
         if name in ("socket.connect", "socket.sendto", "socket.sendmsg"):
             address = args[0]
@@ -177,7 +183,7 @@ def free_port() -> int:
 
 @dataclass
 class ServerProcess:
-    """`python -c serve(...)` under the audit wrapper: its URL, log file and network record."""
+    """`serve()` in its own process, every Python process of it audited: its URL, log and network record."""
 
     process: subprocess.Popen
     url: str
@@ -207,21 +213,22 @@ def start_server_process(folder: Path, index_dir: Path, env: dict[str, str] | No
                          timeout: float = 600) -> ServerProcess:
     """Start the real server (real engine, real corpus) on a free loopback port and wait for it."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "audit_wrapper.py").write_text(AUDIT_WRAPPER, encoding="utf-8")
+    (folder / "audit").mkdir(exist_ok=True)
+    (folder / "audit" / "sitecustomize.py").write_text(AUDIT_HOOK, encoding="utf-8")
     (folder / "serve.py").write_text(
-        "from ldnqa.server import serve\n"
+        "from ldnqa.launch import serve\n"
         f"serve(corpus_dir={str(REPO / 'corpus')!r}, index_dir={str(index_dir)!r})\n", encoding="utf-8")
     port = free_port()
     child_env = {k: v for k, v in os.environ.items()
                  if k not in NETWORK_SWITCHES and not k.startswith("LDNQA_")}
     child_env.update(LDNQA_HOST="127.0.0.1", LDNQA_PORT=str(port), LDNQA_DATA_DIR=str(folder / "data"),
                      NET_AUDIT_LOG=str(folder / "net-audit.jsonl"), PYTHONUNBUFFERED="1",
+                     PYTHONPATH=os.pathsep.join([str(folder / "audit"), *filter(None, [os.environ.get("PYTHONPATH")])]),
                      GRADIO_TEMP_DIR=str(folder / "gradio-tmp"),
                      LDNQA_STAFF_PASSWORD_HASHES=make_hash_line(STAFF_USER, STAFF_PASSWORD),
                      **(env or {}))
     with open(folder / "server.log", "w") as log:
-        process = subprocess.Popen([sys.executable, str(folder / "audit_wrapper.py"),
-                                    str(folder / "serve.py")], env=child_env, cwd=folder,
+        process = subprocess.Popen([sys.executable, str(folder / "serve.py")], env=child_env, cwd=folder,
                                    stdout=log, stderr=subprocess.STDOUT)
     server = ServerProcess(process, f"http://127.0.0.1:{port}", folder)
     deadline = time.monotonic() + timeout
