@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from ldnqa.staff import StaffConfig
 
 REPO = Path(__file__).resolve().parents[1]
 STUB_ENGINE = textwrap.dedent('''
-    import json, os, sys
+    import json, os, sys, time
     if os.environ.get("STUB_FAIL"):
         sys.exit(3)  # dies before it is ready
     out = sys.stdout.buffer
@@ -37,6 +38,8 @@ STUB_ENGINE = textwrap.dedent('''
         q = json.loads(line)["question"]
         if q == "die":
             os._exit(9)
+        if q.startswith("slow"):
+            time.sleep(0.3)
         kind, body = {"long": ("I", "Too long."), "busy": ("E", "No model."), "bug": ("X", "TypeError")
                       }.get(q, ("A", {"question": q, "pid": os.getpid()}))
         out.write(kind.encode() + json.dumps(body).encode() + b"\\n"); out.flush()
@@ -137,6 +140,26 @@ def test_questions_are_spread_over_the_processes_and_errors_keep_their_status(st
     assert gate.ask("from the chat page?", [])["question"] == "from the chat page?"
     with pytest.raises(InputError, match="Too long"):
         gate.ask("long", [])
+
+
+def test_a_question_abandoned_in_the_engine_does_not_take_the_next_askers_reply(stub_engines):
+    """A client that goes away once its question was sent: the reply is read and dropped, and the
+    process takes the next question (one process, so the next question must wait for it)."""
+    import asyncio
+
+    gate, server = stub_engines(count=1)
+    wait_ready(server.url, gate, 1)
+
+    async def abandon_then_ask() -> str:
+        task = asyncio.ensure_future(gate.ask_json("slow", []))
+        await asyncio.sleep(0.1)  # sent, not yet answered
+        task.cancel()
+        return json.loads(await gate.ask_json("next?", []))["question"]
+
+    assert asyncio.run_coroutine_threadsafe(abandon_then_ask(), gate.loop).result(10) == "next?"
+    with ThreadPoolExecutor(6) as pool:  # fewer than max_waiting: none is refused as busy
+        replies = list(pool.map(lambda i: ask(server.url, f"q{i}?").json()["question"], range(40)))
+    assert replies == [f"q{i}?" for i in range(40)] and gate.waiting == 0
 
 
 def test_a_process_that_dies_is_replaced_and_only_its_question_fails(stub_engines):
