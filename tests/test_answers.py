@@ -68,6 +68,8 @@ def test_answers_quote_the_sources(assistant) -> None:
     ("Does LDN raise blood pressure?", "blood pressure"),
     ("Is it better to take LDN with a meal?", "meal"),  # data/subject_words.txt
     ("Can low dose naltrexone help me lose weight?", "lose weight"),
+    ("Will LDN interfere with my spinal cord stimulator?", "cord stimulator"),  # not "spinal cord" sentences
+    ("My pain clinic offered nerve blocks. Can I have them while taking LDN?", "nerve block"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
@@ -226,10 +228,13 @@ def test_a_sentence_of_the_asked_kind_may_be_less_close_in_meaning(assistant, qu
     ("will the headaches ease off eventually?", ["What side effects can LDN cause?"], "temporary"),
     ("Money is tight this month. Is LDN affordable on a budget?", [], "inexpensive"),
     ("My LFTs are slightly raised. Is low dose naltrexone safe?", [], "liver"),
+    ("Did patients feel happier on LDN?", [], "mood"),
+    ("Is it ready for routine use yet?", ["What did the Kim 2020 review say?"], "clinical practice"),
 ])
 def test_everyday_words_reach_the_sources_words(assistant, question: str, history: list[str], wanted: str) -> None:
-    """data/synonyms.txt: "die down" is "temporary", a budget is about cost, LFTs are about the liver.
-    Before, these abstained ("budget", "lfts") or quoted the side effects again instead of how long they last."""
+    """data/synonyms.txt: "die down" is "temporary", a budget is about cost, LFTs are about the liver,
+    "happier" is mood, "routinely" is clinical practice. Before, these abstained ("budget", "lfts",
+    "happier", "routinely") or quoted the side effects again instead of how long they last."""
     answer = assistant.ask(question, history=history)
     assert not answer.abstained and wanted in answer.answer.lower()
 
