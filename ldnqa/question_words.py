@@ -102,7 +102,8 @@ ROLE = (r"(?:student|postgrad|postgraduate|undergrad|registrar|resident|intern|t
         r"teacher|tutor|volunteer|coordinator|organi[sz]er|specialist|reviewer|analyst|statistician)")
 INTRODUCTION = re.compile(rf"^\s*(?:(?:[\w'-]+\s+){{0,3}}{ROLE}(?:\s+here)?(?:,?\s*(?:writing|working|researching|"
                           rf"preparing|studying|drafting|putting together)\b[^.:?]*)?|(?:proofreading|running|preparing|"
-                          rf"compiling|putting together|writing|updating|drafting)\b[^.:?]{{0,80}})\s*[.:]\s+", re.I)
+                          rf"compiling|putting together|writing|updating|drafting)\b[^.:?]{{0,80}})"
+                          rf"(?:\s*[.:]|\s+[-\u2013\u2014]|(?<=here),)\s+", re.I)
 
 
 def introduction(question: str) -> str:
@@ -114,6 +115,10 @@ def introduction(question: str) -> str:
     'Health economist, writing about trends. '
     >>> introduction("Research nurse drafting a protocol: what age were the women?")
     'Research nurse drafting a protocol: '
+    >>> introduction("Practice nurse here - which drugs did they mean?")
+    'Practice nurse here - '
+    >>> introduction("Pharmacist here, is 4.5 mg the usual dose?")
+    'Pharmacist here, '
     >>> introduction("What dose is used?")
     ''
     """

@@ -70,6 +70,8 @@ def test_answers_quote_the_sources(assistant) -> None:
     ("Can low dose naltrexone help me lose weight?", "lose weight"),
     ("Will LDN interfere with my spinal cord stimulator?", "cord stimulator"),  # not "spinal cord" sentences
     ("My pain clinic offered nerve blocks. Can I have them while taking LDN?", "nerve block"),
+    ("Does hyperbaric oxygen therapy go well alongside LDN?", "oxygen"),  # data/subject_words.txt
+    ("How should I take my LDN when travelling abroad?", "travelling"),
 ])
 def test_abstains_when_the_subject_is_never_addressed(assistant, question: str, word: str) -> None:
     answer = assistant.ask(question)
@@ -230,6 +232,9 @@ def test_a_sentence_of_the_asked_kind_may_be_less_close_in_meaning(assistant, qu
     ("My LFTs are slightly raised. Is low dose naltrexone safe?", [], "liver"),
     ("Did patients feel happier on LDN?", [], "mood"),
     ("Is it ready for routine use yet?", ["What did the Kim 2020 review say?"], "clinical practice"),
+    ("Can some people feel it working sooner than that?", ["How long does LDN take to work?"], "weeks"),  # "feel"
+    ("How long was the treatment phase?", ["What did the 2006 IBS naltrexone study find?"], "weeks"),
+    ("Rheumatology nurse here - what dose did the FINAL trial use?", [], "6 mg"),  # not "nurse" unknown
 ])
 def test_everyday_words_reach_the_sources_words(assistant, question: str, history: list[str], wanted: str) -> None:
     """data/synonyms.txt: "die down" is "temporary", a budget is about cost, LFTs are about the liver,
