@@ -18,8 +18,8 @@ import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from .engines import to_json
-from .config import concurrent_asks
+from .config import MAX_WAITING, concurrent_asks
+from .engines import corpus_health, document_meta, to_json
 from .errors import InputError, LdnqaError
 from .feedback import FeedbackError, FeedbackStore
 from .limits import RateLimiter, RateLimits, client_key, too_many_message
@@ -28,7 +28,6 @@ from .staff_web import read_limited
 log = logging.getLogger("ldnqa.server")
 MAX_API_BODY = 256 * 1024
 MAX_HISTORY_ITEMS = 50
-MAX_WAITING = 64  # questions queued for the engine beyond this get a 503 "busy" at once
 API_ROUTES = {"ask": "POST", "feedback": "POST", "health": "GET"}
 
 
@@ -49,10 +48,7 @@ class EngineGate:
         self.concurrency = concurrency or concurrent_asks()
         self._slots = threading.BoundedSemaphore(self.concurrency)
         self._engine = ThreadPoolExecutor(self.concurrency, thread_name_prefix="ldnqa-engine")
-        counts = assistant.passage_counts
-        self.health = {"status": "ok", "documents": len(assistant.documents),
-                       "passages": int(sum(counts.values())),
-                       "skipped": [{"file": str(f), "reason": str(r)} for f, r in assistant.skipped]}
+        self.health = {"status": "ok", **corpus_health(assistant)}
 
     async def start(self) -> None:
         """Nothing to start: the engine is in this process (see `engines.EngineProcesses`)."""
@@ -83,8 +79,7 @@ class EngineGate:
         self._engine.shutdown(wait=False, cancel_futures=True)
 
     def meta(self, doc_id: str) -> Mapping[str, Any]:
-        doc = self.assistant.document(doc_id)
-        return dict(doc.meta or {}) if doc is not None else {}
+        return document_meta(self.assistant, doc_id)
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:

@@ -51,12 +51,15 @@ class Settings:
         return asdict(self)
 
 
-def concurrent_asks() -> int:
-    """How many questions the engine answers at once: LDNQA_CONCURRENT_ASKS, else 2.
+MAX_WAITING = 64  # questions in flight in the web app beyond which /api/ask answers 503 "busy" at once
 
-    Why 2 on two cores: while one question is in the model (native code, which releases the GIL), another
-    can run its Python (retrieval, composition), so the cores stay busy; more only queues inside the
-    process. Measured with `ldnqa bench` (docs/performance.md)."""
+
+def concurrent_asks() -> int:
+    """How many questions the web app answers at once (engine processes, or threads): LDNQA_CONCURRENT_ASKS,
+    else 2.
+
+    Why 2 on two cores: one engine per core; 3 engine processes answered no more per second than 2
+    (docs/performance.md, thirteenth session)."""
     raw = os.environ.get("LDNQA_CONCURRENT_ASKS", "2")
     try:
         value = int(raw)

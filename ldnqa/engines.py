@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Mapping, Sequence
 
-from .errors import InputError, LdnqaError
+from .errors import EngineUnavailable, InputError, LdnqaError
 
 log = logging.getLogger("ldnqa.server")
 WARM_UP = "What is low-dose naltrexone?"
@@ -47,14 +47,23 @@ MAX_RESTARTS = 5  # engine processes that died before they were ready; then the 
 CHAT_TIMEOUT = 300  # seconds a chat-page question may wait (the loop gone, or the engine stuck)
 
 
-class EngineUnavailable(LdnqaError):
-    """No engine process can answer (all failed to start, or the one answering died)."""
-
-
 def to_json(answer: Mapping[str, Any]) -> bytes:
     """An answer as /api/ask sends it: the bytes of Starlette's JSONResponse for the same dict."""
     return json.dumps(answer, ensure_ascii=False, allow_nan=False, indent=None,
                       separators=(",", ":")).encode("utf-8")
+
+
+def corpus_health(library: Any) -> dict[str, Any]:
+    """What /api/health says about the corpus answered from (either gate)."""
+    counts = library.passage_counts
+    return {"documents": len(library.documents), "passages": int(sum(counts.values())),
+            "skipped": [{"file": str(f), "reason": str(r)} for f, r in library.skipped]}
+
+
+def document_meta(library: Any, doc_id: str) -> Mapping[str, Any]:
+    """A document's front matter for the chat page's citation cards ({} for an unknown id)."""
+    doc = library.document(doc_id)
+    return dict(doc.meta or {}) if doc is not None else {}
 
 
 class Worker:
@@ -127,9 +136,7 @@ class EngineProcesses:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.idle: asyncio.Queue[Worker | None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
-        counts = library.passage_counts
-        self._health = {"documents": len(library.documents), "passages": int(sum(counts.values())),
-                        "skipped": [{"file": str(f), "reason": str(r)} for f, r in library.skipped]}
+        self._health = corpus_health(library)
         atexit.register(self.close)
 
     @property
@@ -248,8 +255,7 @@ class EngineProcesses:
             raise EngineUnavailable("the answer engine did not answer in time; please try again") from None
 
     def meta(self, doc_id: str) -> Mapping[str, Any]:
-        doc = self.assistant.document(doc_id)
-        return dict(doc.meta or {}) if doc is not None else {}
+        return document_meta(self.assistant, doc_id)
 
     def close(self) -> None:
         """Stop every engine process (idempotent)."""

@@ -24,3 +24,7 @@ class ModelError(LdnqaError):
 
 class InputError(LdnqaError):
     """The user's input cannot be answered as given (empty, too long, malformed JSON)."""
+
+
+class EngineUnavailable(LdnqaError):
+    """No engine process can answer: all failed to start, or the one answering died (the web app: 503)."""

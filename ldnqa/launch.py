@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, concurrent_asks, engine_mode
+from .config import MAX_WAITING, Settings, concurrent_asks, engine_mode
 from .errors import LdnqaError
 from .feedback import retention_days
 from .limits import RateLimits
@@ -41,15 +41,14 @@ def address(host: str | None, port: int | str | None) -> tuple[str, int]:
 
 def load_engine(corpus_dir: Path | str, index_dir: Path | str, concurrency: int, mode: str) -> tuple[Any, Any]:
     """(what the pages read, the gate that answers): engine processes, or threads in this process."""
-    from .api import MAX_WAITING
     from .assistant import Assistant, Library
     from .embedding import SentenceTransformerEmbedder, serving_threads
+    from .engines import WARM_UP, EngineProcesses
 
     settings = Settings.from_env()
     threads = serving_threads(concurrency)
     say = lambda message: log.info("%s", message)  # noqa: E731
     if mode == "processes":
-        from .engines import EngineProcesses
 
         library = Library.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir), settings=settings, log=say)
         return library, EngineProcesses(library, corpus_dir, index_dir, concurrency, MAX_WAITING, threads)
@@ -57,7 +56,7 @@ def load_engine(corpus_dir: Path | str, index_dir: Path | str, concurrency: int,
     assistant = Assistant.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir), embedder=embedder,
                                settings=settings, log=say)
     try:  # load the model now, not on the first visitor's question
-        assistant.ask("What is low-dose naltrexone?", history=[])
+        assistant.ask(WARM_UP, history=[])
     except LdnqaError as exc:
         log.warning("warm-up question failed: %s", exc)
     return assistant, None

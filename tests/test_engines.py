@@ -21,8 +21,8 @@ import pytest
 from web_support import StubAssistant
 
 from ldnqa.assistant import Library
-from ldnqa.engines import EngineProcesses, EngineUnavailable, reply, serve_lines, to_json
-from ldnqa.errors import InputError, ModelError
+from ldnqa.engines import EngineProcesses, reply, serve_lines, to_json
+from ldnqa.errors import EngineUnavailable, InputError, ModelError
 from ldnqa.limits import RateLimits
 from ldnqa.server import BackgroundServer, create_app
 from ldnqa.staff import StaffConfig
