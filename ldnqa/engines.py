@@ -74,6 +74,7 @@ class Worker:
                                         env=dict(env))
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.ready = False  # loaded and answering (it said so)
 
     async def attach(self, loop: asyncio.AbstractEventLoop) -> bool:
         """Connect the pipes to the loop and wait for the ready line; False if the process died first."""
@@ -83,7 +84,8 @@ class Worker:
         transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
                                                             self.process.stdin)
         self.writer = asyncio.StreamWriter(transport, protocol, self.reader, loop)
-        return await self.reader.readline() == b"R\n"
+        self.ready = await self.reader.readline() == b"R\n"
+        return self.ready
 
     async def exchange(self, line: bytes) -> bytes:
         """Send one question line, return the reply line; b"" when the process has gone."""
@@ -131,13 +133,17 @@ class EngineProcesses:
         # that the first answer does not wait for several processes sharing the cores with Gradio's import.
         self.workers = [Worker(self.command, self.env)]
         self.restarts = 0
-        self.ready = 0
         self.closed = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.idle: asyncio.Queue[Worker | None] | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._health = corpus_health(library)
         atexit.register(self.close)
+
+    @property
+    def ready(self) -> int:
+        """Engine processes loaded and answering."""
+        return sum(w.ready for w in self.workers)
 
     @property
     def health(self) -> dict[str, Any]:
@@ -159,22 +165,20 @@ class EngineProcesses:
     async def _bring_up(self, worker: Worker) -> None:
         assert self.loop is not None and self.idle is not None
         if await worker.attach(self.loop):
-            self.ready += 1
             self.idle.put_nowait(worker)
             return
         worker.stop(wait=1)
         log.error("an engine process failed to start (exit code %s); see the log above",
                   worker.process.returncode)
-        self._replace(worker, ready=False)
+        self._replace(worker)
 
-    def _replace(self, worker: Worker, ready: bool) -> None:
+    def _replace(self, worker: Worker) -> None:
         """Start a new process in place of one that died; give up after MAX_RESTARTS failed starts."""
         assert self.idle is not None
         if worker not in self.workers:  # closing, or already replaced
             return
         self.workers.remove(worker)
-        self.ready -= 1 if ready else 0
-        self.restarts += 0 if ready else 1
+        self.restarts += 0 if worker.ready else 1
         if self.closed:
             return
         if self.restarts > MAX_RESTARTS:
@@ -231,7 +235,7 @@ class EngineProcesses:
         worker.stop(wait=1)
         if not self.closed:
             log.error("an engine process stopped (exit code %s); starting another", worker.process.returncode)
-        self._replace(worker, ready=True)
+        self._replace(worker)
 
     async def ask_json(self, question: str, history: list[str]) -> bytes | None:
         """The answer as JSON bytes, or None when `max_waiting` questions are already in flight."""
