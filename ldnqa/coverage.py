@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .indexing import Index
-from .lexical import TOKEN, tokenize
+from .lexical import STOPWORDS, TOKEN, tokenize
 from .phrases import unknown_compounds
 from .query import Synonyms
 from .question_words import asked, drop_words, introduction, reported_by, runs, subject_words, subject_words_always
@@ -53,7 +53,12 @@ class Subject:
 Subjects = list[Subject]
 
 
-ALTERNATIVE = re.compile(r"\b([^\W\d_]+) or (?:(?:the|a|an|at|in|on|by|with|for|to|during|before|after)\s+)*([^\W\d_]+)\b")
+# "in the morning or at night", "nerve pain or joint pain": up to three words either side of "or",
+# within one clause; the words before an alternative ("as", "at") are not part of it.
+ALTERNATIVE = re.compile(r"\b((?:[^\W\d_]+[ -]){0,2}[^\W\d_]+) or (?:(?:as|the|a|an|at|in|on|by|with|for|to|"
+                         r"during|before|after)\s+)*((?:[^\W\d_]+[ -]){0,2}[^\W\d_]+)")
+WORDS = re.compile(r"[^\W\d_]+")
+COUNTS = frozenset("one two three four five six seven eight nine ten".split())
 
 
 MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;:)] )[A-Z][a-z]+\b")
@@ -188,6 +193,29 @@ def told_only(question: str, subjects: Subjects, unknown: Sequence[str]) -> set[
     return {w for w in unknown if w not in words}
 
 
+def one_alternative(question: str, subjects: Subjects, unknown: Sequence[str]) -> set[str]:
+    """Unknown words of one alternative when the other holds a word the sources know: one is enough to
+    answer ("Is CRPS nerve pain or joint pain?" is answered by a sentence calling it nerve pain).
+
+    >>> nerve = Subject("nerve", 3.0, frozenset({"nerv"}))
+    >>> sorted(one_alternative("Is CRPS counted as nerve pain or as joint pain?", [nerve], ["joint"]))
+    ['joint']
+    >>> sorted(one_alternative("Is it safe with wine or beer?", [], ["wine", "beer"]))
+    []
+    """
+    known = {s.word for s in subjects} - COUNTS  # "a glass of wine or two": not an alternative
+    out: set[str] = set()
+    for left, right in ALTERNATIVE.findall(question.lower()):
+        a, b = WORDS.findall(left), WORDS.findall(right)
+        # One word each ("at night or in the morning"), or phrases alike but for one part ("nerve pain or
+        # joint pain"); not "pregnancy tests or the pill", which asks about both.
+        a, b = ({a[-1]}, {b[0]}) if set(a).isdisjoint(set(b) - STOPWORDS) else (set(a), set(b))
+        for side, other in ((a - b, b - a), (b - a, a - b)):
+            if other & known and not other & set(unknown):
+                out |= side & set(unknown)
+    return out
+
+
 def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPlan:
     words = subject_words(question, names_in(question, index))
     phrase_hits = synonyms.phrase_stems(question)
@@ -201,11 +229,7 @@ def plan_subjects(question: str, index: Index, synonyms: Synonyms) -> SubjectPla
             subjects.append(subject(index, word, max(idf(index, f) for f in forms), forms))
         elif word not in reporters:
             unknown.append(word)
-    # "In the morning or at night?": one alternative the sources know is enough to answer.
-    for left, right in ALTERNATIVE.findall(question.lower()):
-        for missing_one, other in ((left, right), (right, left)):
-            if missing_one in unknown and other not in unknown and any(s.word == other for s in subjects):
-                unknown.remove(missing_one)
+    unknown = [w for w in unknown if w not in one_alternative(question, subjects, unknown)]
     story = told_only(question, subjects, unknown) if unknown else set()
     unknown = [w for w in unknown if w not in story]
     groups = runs(question, unknown) if unknown else []
