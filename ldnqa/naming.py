@@ -32,17 +32,29 @@ def by_author(index: Index, text: str, everyday: frozenset[str]) -> set[str]:
     the English word list) counts only when written with a capital inside a sentence: "younger patients"
     names no study, "the Younger trial" does.
     """
-    parts: dict[str, int] = {}
+    parts: dict[str, float] = {}
+    first: dict[str, int] = {}  # where the text first names each study's first author
     for match in WORD.finditer(text):
         name = match.group(0).lower()
         entry = index.first_authors.get(name)
         if entry and (not (entry[1] or name in everyday) or MID_SENTENCE.match(text, match.start())):
             for doc_id in entry[0]:
                 parts[doc_id] = parts.get(doc_id, 0) + 1
+                first.setdefault(doc_id, match.start())
+    words = {w.lower() for w in WORD.findall(text)}
+    for doc_id in parts:  # "Parkitny and Younger": the study by both, first the one they wrote in that order
+        parts[doc_id] += 0.5 * len(co_authors(index, doc_id) & words) - 1e-6 * first[doc_id]
     found = {d for d, n in parts.items() if n == max(parts.values())}
     years = set(YEAR.findall(text))
     dated = {d for d in found if str((index.documents[d].meta or {}).get("year")) in years}
     return dated or found
+
+
+def co_authors(index: Index, doc_id: str) -> set[str]:
+    """The surnames (lower case) of a study's other authors: "Younger J" of ["Parkitny L", "Younger J"]."""
+    authors = (index.documents[doc_id].meta or {}).get("authors")
+    names = [re.sub(r"\s+[A-Z]{1,3}$", "", str(a)) for a in authors[1:]] if isinstance(authors, list) else []
+    return {part.lower() for name in names for part in re.findall(r"[^\W\d_]{2,}", name)}
 
 
 def by_words(index: Index, subjects: Subjects, question: str, share: float = NAMED_DOCUMENT) -> set[str]:

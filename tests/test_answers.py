@@ -247,6 +247,9 @@ def test_a_sentence_of_the_asked_kind_may_be_less_close_in_meaning(assistant, qu
     ("Can some people feel it working sooner than that?", ["How long does LDN take to work?"], "weeks"),  # "feel"
     ("How long was the treatment phase?", ["What did the 2006 IBS naltrexone study find?"], "weeks"),
     ("Rheumatology nurse here - what dose did the FINAL trial use?", [], "6 mg"),  # not "nurse" unknown
+    ("Which receptors does naltrexone latch onto?", [], "bind to"),
+    ("Can LDN get rid of fibromyalgia for good?", [], "not a cure"),
+    ("In the Bruun-Plesner trial, how was the dose for each woman picked?", [], "one step higher or lower"),
 ])
 def test_everyday_words_reach_the_sources_words(assistant, question: str, history: list[str], wanted: str) -> None:
     """data/synonyms.txt: "die down" is "temporary", a budget is about cost, LFTs are about the liver,

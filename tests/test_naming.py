@@ -15,6 +15,9 @@ pytestmark = pytest.mark.slow
     ("the bruun-plesner study", {"bruun-plesner-2020"}),
     ("what did Younger's 2013 trial show?", {"younger-2013"}),  # the year picks one of four
     ("Is there a study by Younger?", {"younger-2009", "younger-2009b", "younger-2013", "younger-2014"}),
+    ("What was Parkitny and Younger's small study looking at?", {"parkitny-2017"}),  # both wrote two
+    ("the review by Younger, Parkitny and McLain", {"younger-2014"}),  # ... in this order, this one
+    ("what did Younger and Mackey's trials find?", {"younger-2009", "younger-2013"}),  # Mackey wrote two of Younger's four
     ("Due to my pain I read about LDN", set()),  # an everyday word, capitalised only as a sentence starts
     ("does it help younger patients?", set()),
 ])

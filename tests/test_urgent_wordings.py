@@ -132,6 +132,9 @@ URGENT_WORDINGS = {
         "My diabetic dad is confused and won't wake properly, I think his sugars have crashed",
         "Smoke is billowing out of the house next door and I can hear a child",
     ],
+    "triage19, fourteenth session": [
+        "A lad jumped off the pier for a dare and he keeps going under",
+    ],
 }
 
 
