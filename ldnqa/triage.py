@@ -64,6 +64,39 @@ HYPOTHETICAL = re.compile(r"^\W*(would|could|should|can|will|is|are|does|do)\b|\
                           re.I)
 
 
+# A crisis told as history: long past, and well now ("I overdosed on purpose at 19. I'm 45 now, stable").
+# Such a message asks about LDN; the urgent-care notice would answer a crisis it does not describe. Not
+# when anything points at now: "again", "tonight", "lately", a plan or a wish.
+LONG_AGO = re.compile(r"\b(years|decades) ago\b|\b(back )?in (19|20)\d\d\b|\bas a (teen(ager)?|child|kid|student)\b|"
+                      r"\bin my (teens|twenties|thirties|student days)\b|\bfrom my student days\b|"
+                      r"\bwhen i was (a )?(\d+|young|younger|teen(ager)?|at (uni|university|school|college))\b|"
+                      r"\b(at (the )?age (of )?|aged )\d\d\b|\bi'?m (now )?\d\d now\b|\blast (winter|summer|spring|autumn|year)\b|"
+                      r"\blong since\b", re.I)
+WELL_NOW = re.compile(r"\b(i'?m|i am|now|been|feel|feeling)\b[^.?!]{0,25}\b(well|fine|stable|recovered|"
+                      r"in a (good|better|much better) place|much better|doing (well|fine|great|ok|okay)|"
+                      r"clean|sober)\b|\b(recovered fully|fully recovered|long since resolved|never since|"
+                      r"haven'?t (since|in over)|well supported)\b", re.I)
+STILL_NOW = re.compile(r"\b(again|tonight|right now|at the moment|currently|these days|lately|this week|"
+                       r"recently|plan\w*|going to|want to|wanna|thinking (of|about)|can'?t (go on|cope|stop)|"
+                       r"ready|urges?|today|last night|this (morning|afternoon|evening)|relaps\w*|just (took|taken|"
+                       r"swallowed|had|did|done)|(minutes?|hours?) ago)\b", re.I)
+
+
+def told_as_history(message: str) -> bool:
+    """A crisis long past, with the writer well now, and nothing pointing at the present.
+
+    >>> told_as_history("I overdosed on purpose at 19. I'm 45 now, stable and well supported. Can I take LDN?")
+    True
+    >>> told_as_history("I took 40 paracetamol at 11 and I'm fine now. Can I take my LDN?")  # 11 o'clock
+    False
+    >>> told_as_history("I overdosed years ago and I'm fine, but tonight I want to do it again")
+    False
+    >>> told_as_history("I overdosed at 19 and have been clean since, but I relapsed and used an hour ago")
+    False
+    """
+    return bool(LONG_AGO.search(message) and WELL_NOW.search(message) and not STILL_NOW.search(message))
+
+
 def asks_what_if(message: str) -> bool:
     """A question about a dose not taken.
 
@@ -114,6 +147,8 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     patterns reading within a sentence ([^.?!]) read past it.
     """
     text = DECIMAL.sub(r"\1,\2", message.replace("\u2019", "'").replace("\u2018", "'"))
+    if told_as_history(text):
+        return Triage(False)
     found: list[str] = []
     certain: set[str] = set()
     for category, pattern, sure in load_patterns(patterns_path):

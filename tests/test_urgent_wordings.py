@@ -143,6 +143,9 @@ URGENT_WORDINGS = {
         "Type 2 diabetic, glucose reading 28, vomiting and very drowsy",
         "The electrician fell off his ladder and he's not breathing",
         "After the contrast injection I'm wheezing and my skin is all welts",
+        # history told first, then a crisis now: not history
+        "I overdosed years ago and recovered fully, but tonight I've got the pills out again",
+        "I was suicidal as a teenager and was fine for years, lately I'm planning how to end it",
     ],
 }
 
@@ -182,6 +185,9 @@ def test_urgent_in_the_wordings_of_earlier_misses(assistant, message: str) -> No
     "I take my insulin twice a day. Does LDN change blood sugar?",
     "I can see fat building up on my belly since starting LDN. Does it cause weight gain?",
     "My night sweats soak through my t-shirt. Is that LDN?",
+    # A crisis told as history, the writer well now (ldnqa.triage.told_as_history)
+    "I took an overdose back in 2012 and I've been well for a long time. Is LDN safe to keep at home?",
+    "I self-harmed as a teenager but I'm in a good place now. Can LDN affect mood?",
 ])
 def test_questions_about_such_things_are_not_urgent(assistant, message: str) -> None:
     assert not assistant.ask(message).urgent
