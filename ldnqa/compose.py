@@ -38,6 +38,7 @@ MIN_SUPPORT = 0.40  # best relevance below this: the sources do not answer the q
 # A sentence of the asked kind holding every subject word may be a little less close in meaning: "each
 # night at bedtime" answers "what time of day?" inside a sentence about the immune system.
 TYPED_SLACK = 0.05
+FOCUSED = 0.6  # ... as may one holding most of them, when others already answer
 GENERIC_WEIGHT = 0.2  # penalty for sentences close to the corpus average: true of everything, answer nothing
 NEGATION = re.compile(r"\b(not|no|never|cannot|n't|nor|without)\b|n't\b", re.I)
 FOCUS_WEIGHT = 0.35  # how much containing the question's subject words counts against meaning alone
@@ -221,6 +222,8 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
     supported = [c for c in ranked if c.relevance >= MIN_SUPPORT or index.sentences[c.sentence].doc_id in named
                  or (c.focus >= 1.0 and c.relevance >= MIN_SUPPORT - TYPED_SLACK and wanted is not None
                      and wanted.search(index.sentences[c.sentence].text))]
+    if supported:  # once the sources answer, a sentence holding most subject words may be a little less close
+        supported = [c for c in ranked if c in supported or (c.focus >= FOCUSED and c.relevance >= MIN_SUPPORT - TYPED_SLACK)]
     if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
         supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
     chosen = typed_early(index, select(index, supported, settings), wanted)
