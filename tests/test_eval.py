@@ -43,7 +43,7 @@ def test_score_one_by_hand() -> None:
 BLIND_FLOORS = {"answerable_correct": 0.8, "unanswerable_abstained": 0.9}
 # The newer blind sets (patients', staff's and mixed wording) measure lower: floors at what they measure.
 NEWEST_FLOORS = {"blind.jsonl": {"answerable_correct": 0.88},
-                 "blind3.jsonl": {"answerable_correct": 0.72},
+                 "blind3.jsonl": {"answerable_correct": 0.77},
                  "blind4.jsonl": {"answerable_correct": 0.82, "unanswerable_abstained": 0.91},
                  "blind5.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.85},
                  "blind6.jsonl": {"answerable_correct": 0.83},
@@ -54,14 +54,15 @@ NEWEST_FLOORS = {"blind.jsonl": {"answerable_correct": 0.88},
                  "blind11.jsonl": {"answerable_correct": 0.72, "unanswerable_abstained": 0.85},
                  "blind12.jsonl": {"answerable_correct": 0.83, "unanswerable_abstained": 0.92},
                  "blind13.jsonl": {"answerable_correct": 0.58, "unanswerable_abstained": 0.92},
-                 "blind14.jsonl": {"answerable_correct": 0.55, "unanswerable_abstained": 0.92},
+                 "blind14.jsonl": {"answerable_correct": 0.63, "unanswerable_abstained": 0.92},
                  "blind15.jsonl": {"answerable_correct": 0.55, "unanswerable_abstained": 0.85},
-                 "blind16.jsonl": {"answerable_correct": 0.50, "unanswerable_abstained": 0.92},
+                 "blind16.jsonl": {"answerable_correct": 0.58, "unanswerable_abstained": 0.92},
                  "blind17.jsonl": {"answerable_correct": 0.97, "unanswerable_abstained": 0.92},
-                 "blind18.jsonl": {"answerable_correct": 0.81, "unanswerable_abstained": 1.0},
+                 "blind18.jsonl": {"answerable_correct": 0.84, "unanswerable_abstained": 1.0},
                  "blind19.jsonl": {"answerable_correct": 0.92, "unanswerable_abstained": 0.85},
                  "blind20.jsonl": {"answerable_correct": 0.84, "unanswerable_abstained": 1.0},
-                 "blind21.jsonl": {"answerable_correct": 0.65, "unanswerable_abstained": 1.0}}
+                 "blind21.jsonl": {"answerable_correct": 0.73, "unanswerable_abstained": 1.0},
+                 "blind22.jsonl": {"answerable_correct": 0.84, "unanswerable_abstained": 0.92}}
 TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent": 1.0, "citation_precision": 0.98}
 
 
@@ -76,10 +77,11 @@ TARGETS = {"answerable_correct": 0.90, "unanswerable_abstained": 0.90, "urgent":
                                   ROOT / "eval" / "blind14.jsonl", ROOT / "eval" / "blind15.jsonl",
                                   ROOT / "eval" / "blind16.jsonl", ROOT / "eval" / "blind17.jsonl",
                                   ROOT / "eval" / "blind18.jsonl", ROOT / "eval" / "blind19.jsonl",
-                                  ROOT / "eval" / "blind20.jsonl", ROOT / "eval" / "blind21.jsonl"],
+                                  ROOT / "eval" / "blind20.jsonl", ROOT / "eval" / "blind21.jsonl",
+                                  ROOT / "eval" / "blind22.jsonl"],
                          ids=["dev", "heldout", "blind", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8",
                               "blind9", "blind10", "blind11", "blind12", "blind13", "blind14", "blind15", "blind16",
-                              "blind17", "blind18", "blind19", "blind20", "blind21"])
+                              "blind17", "blind18", "blind19", "blind20", "blind21", "blind22"])
 def test_quality_targets(assistant, path: Path) -> None:
     if not path.exists():
         pytest.skip(f"{path} is not here (../shared/eval is beside the repo in CI)")
