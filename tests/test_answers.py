@@ -261,6 +261,7 @@ def test_a_sentence_of_the_asked_kind_may_be_less_close_in_meaning(assistant, qu
     ("Rheumatology nurse here - what dose did the FINAL trial use?", [], "6 mg"),  # not "nurse" unknown
     ("Which receptors does naltrexone latch onto?", [], "bind to"),
     ("Is there any harm in leaving fibro untreated?", [], "not treated"),
+    ("who chooses my LDN dose?", [], "determined by your healthcare provider"),
     ("Can LDN get rid of fibromyalgia for good?", [], "not a cure"),
     ("In the Bruun-Plesner trial, how was the dose for each woman picked?", [], "one step higher or lower"),
 ])
