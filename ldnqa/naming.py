@@ -50,6 +50,24 @@ def by_author(index: Index, text: str, everyday: frozenset[str]) -> set[str]:
     return dated or found
 
 
+SIZES = {w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                    "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())}
+# "the 31-woman Stanford crossover", "the eight-woman cytokine study", "that trial of 58 patients"
+SIZE = re.compile(r"\b(\d+|" + "|".join(SIZES) + r")[- ](women|woman|men|man|patients?|people|participants?|"
+                  r"persons?|adults?|children|kids|volunteers)\b", re.I)
+
+
+def by_size(index: Index, text: str) -> set[str]:
+    """Studies whose number of participants the text gives, next to whom it counts.
+
+    A size says more than the words around it: "the 31-woman Stanford crossover" is Younger 2013, though
+    the 2009 Stanford pilot's card holds "Stanford" and "crossover" too.
+    """
+    sizes = {int(m.group(1)) if m.group(1).isdigit() else SIZES[m.group(1).lower()] for m in SIZE.finditer(text)}
+    return {d for d, doc in index.documents.items()
+            if doc.kind == "study-summary" and str((doc.meta or {}).get("participants")) in {str(n) for n in sizes}}
+
+
 def co_authors(index: Index, doc_id: str) -> set[str]:
     """The surnames (lower case) of a study's other authors: "Younger J" of ["Parkitny L", "Younger J"]."""
     authors = (index.documents[doc_id].meta or {}).get("authors")
@@ -97,6 +115,9 @@ def named_documents(index: Index, own: Subjects, earlier: Subjects, question: st
     named = by_author(index, question, everyday)
     if not named and STUDY_REFERENCE.search(question):
         named = by_words(index, own, question) or by_part(index, own, question)
+    sized = by_size(index, question)
+    if sized:
+        return (named & sized) or sized
     if not named and context:
         named = by_author(index, context, everyday) or (by_words(index, earlier, context) if ONE_STUDY.search(context) else set())
     return named or by_words(index, own + earlier, f"{context} {question}")

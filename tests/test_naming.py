@@ -25,6 +25,24 @@ def test_a_study_is_named_by_its_first_author(assistant, text: str, studies: set
     assert by_author(assistant.index, text, assistant.speller.english) == studies
 
 
+@pytest.mark.parametrize("text, studies", [
+    ("the 31-woman Stanford crossover", {"younger-2013"}),  # not the 2009 Stanford pilot, whose card holds both words
+    ("the eight-woman cytokine study", {"parkitny-2017"}),
+    ("that trial of 58 patients", {"bested-2023"}),
+    ("I was one of 31 in my support group", set()),  # a number, but not of people taking part
+])
+def test_a_study_is_named_by_its_size(assistant, text: str, studies: set[str]) -> None:
+    from ldnqa.naming import by_size
+
+    assert by_size(assistant.index, text) == studies
+
+
+def test_the_size_of_a_study_outweighs_words_other_cards_hold(assistant) -> None:
+    """Before: "the 31-woman Stanford crossover" named the 2009 Stanford pilot (ten women)."""
+    answer = assistant.ask("In the 31-woman Stanford crossover, how many took part?")
+    assert "Thirty-one women" in answer.answer and {c.doc_id for c in answer.citations} == {"younger-2013"}
+
+
 def test_a_follow_up_is_about_the_study_the_conversation_named(assistant) -> None:
     """Before: the follow-up's own words ("pain", "improve") outweighed the name, no study was taken as
     named, and the answer quoted other trials' designs."""
