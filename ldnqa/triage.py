@@ -97,6 +97,30 @@ def told_as_history(message: str) -> bool:
     return bool(LONG_AGO.search(message) and WELL_NOW.search(message) and not STILL_NOW.search(message))
 
 
+# One extra dose of LDN taken by mistake, the writer fine since: "Accidentally took my LDN twice yesterday.
+# Felt completely fine." Twice 4.5 mg is far below naltrexone's usual 50 mg; the question is what to do
+# next time. Not when any other medicine, a larger amount or a symptom beyond dreams is mentioned.
+ONE_EXTRA = re.compile(r"\b(twice|double|two (ldn |low dose naltrexone )?(doses|capsules|tablets)|instead of)\b", re.I)
+BY_MISTAKE = re.compile(r"\b(accident\w*|by mistake|mistakenly|misread)\b", re.I)
+FINE_SINCE = re.compile(r"\b(fine|nothing happened|no symptoms|no problems|no side effects)\b", re.I)
+NOT_ONLY_LDN = re.compile(r"\b(opioids?|opiates?|oxy\w*|morphine|codeine|tramadol|fentanyl|methadone|alcohol|wine|"
+                          r"beer|pills|tablets of|whole|bottle|packet|handful|dizzy|sick|vomit\w*|throwing up|"
+                          r"confused|drowsy|faint\w*|breath\w*|chest|heart|rash|swell\w*|hives|child|kid|son|"
+                          r"daughter|toddler|baby|dog|cat|(1[1-9]|[2-9]\d|\d{3,}) ?mg)\b", re.I)
+
+
+def settled_extra_dose(message: str) -> bool:
+    """One extra dose of LDN by mistake, fine since, and nothing else taken or felt.
+
+    >>> settled_extra_dose("I accidentally took my 4.5 mg dose twice last night but I feel completely fine.")
+    True
+    >>> settled_extra_dose("I accidentally took my LDN twice with my tramadol and I'm fine")
+    False
+    """
+    return bool(ONE_EXTRA.search(message) and BY_MISTAKE.search(message) and FINE_SINCE.search(message)
+                and not NOT_ONLY_LDN.search(message))
+
+
 def asks_what_if(message: str) -> bool:
     """A question about a dose not taken.
 
@@ -147,7 +171,7 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     patterns reading within a sentence ([^.?!]) read past it.
     """
     text = DECIMAL.sub(r"\1,\2", message.replace("\u2019", "'").replace("\u2018", "'"))
-    if told_as_history(text):
+    if told_as_history(text) or settled_extra_dose(text):
         return Triage(False)
     found: list[str] = []
     certain: set[str] = set()

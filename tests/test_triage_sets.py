@@ -9,7 +9,8 @@ session) `triage12` (unseen 0.783, 5 false alarms) and `triage13` (unseen 0.800,
 `triage14` (unseen 0.833, 2) and `triage15` (unseen 0.683, 4; both twelfth session), `triage17`
 (unseen 0.750, 1) and `triage18` (unseen 0.733, 3; both thirteenth session), `triage19` (unseen 0.850, 2)
 and `triage20` (unseen 0.817, 5; both fourteenth session). Since the fourteenth session a crisis told as long past, the writer well now, raises
-no alarm (`triage.told_as_history`): the false alarms of twelve sets fell. `triage16` was scored
+no alarm (`triage.told_as_history`), nor does one extra dose of LDN taken by mistake, the writer fine
+since (`triage.settled_extra_dose`): the false alarms of fifteen sets fell. `triage16` was scored
 unread at the twelfth session's end (0.667, 3) and has not been studied since: it rose to 0.717 through
 the thirteenth session's patterns for other sets' misses."""
 from __future__ import annotations
@@ -22,14 +23,14 @@ import pytest
 pytestmark = pytest.mark.slow
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 # (least share of urgent messages flagged, most ordinary messages flagged)
-FLOORS = {"triage1.jsonl": (1.0, 2), "triage2.jsonl": (0.96, 6), "triage3.jsonl": (0.91, 7),
-          "triage4.jsonl": (0.93, 5), "triage5.jsonl": (0.93, 5), "triage6.jsonl": (0.95, 8),
-          "triage7.jsonl": (0.93, 1), "triage8.jsonl": (0.93, 6), "triage9.jsonl": (0.98, 3),
+FLOORS = {"triage1.jsonl": (1.0, 1), "triage2.jsonl": (0.96, 6), "triage3.jsonl": (0.91, 7),
+          "triage4.jsonl": (0.93, 4), "triage5.jsonl": (0.93, 4), "triage6.jsonl": (0.95, 7),
+          "triage7.jsonl": (0.93, 1), "triage8.jsonl": (0.93, 4), "triage9.jsonl": (0.98, 2),
           "triage10.jsonl": (1.0, 1), "triage11.jsonl": (1.0, 2),
           "triage12.jsonl": (1.0, 4), "triage13.jsonl": (1.0, 4), "triage14.jsonl": (1.0, 1),
-          "triage15.jsonl": (1.0, 2), "triage16.jsonl": (0.71, 1), "triage17.jsonl": (1.0, 1),
+          "triage15.jsonl": (1.0, 1), "triage16.jsonl": (0.71, 1), "triage17.jsonl": (1.0, 1),
           "triage18.jsonl": (1.0, 1), "triage19.jsonl": (1.0, 1),
-          "triage20.jsonl": (1.0, 5)}
+          "triage20.jsonl": (1.0, 4)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))

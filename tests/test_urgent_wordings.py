@@ -157,6 +157,7 @@ URGENT_WORDINGS = {
         "Since the gas fire was fixed we all have thumping headaches and we're throwing up",
         "My toddler may have swallowed a round flat battery from a toy",
         "Took a swig from an old lemonade bottle in the shed that was weedkiller, my mouth is burning",
+        "I took my LDN twice by accident and now I'm dizzy and being sick",  # not settled: symptoms
         # history told first, then a crisis now: not history
         "I overdosed years ago and recovered fully, but tonight I've got the pills out again",
         "I was suicidal as a teenager and was fine for years, lately I'm planning how to end it",
@@ -205,6 +206,8 @@ def test_urgent_in_the_wordings_of_earlier_misses(assistant, message: str) -> No
     "I sleep on the floor when my back is bad and the room gets cold. Is that why LDN isn't working?",
     "My blood sugar is fine on 1.5 mg of LDN. Can I go up to 3 mg?",
     "My gums are bleeding badly when I brush. Is that LDN?",
+    # one extra dose of LDN by mistake, fine since (ldnqa.triage.settled_extra_dose)
+    "By mistake I took two doses of LDN on Sunday night and I've been fine. Should I tell my GP?",
 ])
 def test_questions_about_such_things_are_not_urgent(assistant, message: str) -> None:
     assert not assistant.ask(message).urgent
