@@ -11,8 +11,11 @@ session) `triage12` (unseen 0.783, 5 false alarms) and `triage13` (unseen 0.800,
 and `triage20` (unseen 0.817, 5; both fourteenth session). Since the fourteenth session a crisis told as long past, the writer well now, raises
 no alarm (`triage.told_as_history`), nor does one extra dose of LDN taken by mistake, the writer fine
 since (`triage.settled_extra_dose`): the false alarms of fifteen sets fell. `triage16` was scored
-unread at the twelfth session's end (0.667, 3) and has not been studied since: it rose to 0.717 through
-the thirteenth session's patterns for other sets' misses."""
+unread at the twelfth session's end (0.667, 3) and was not studied until the fourteenth session (0.733 by
+then). In the fourteenth session the remaining misses of every set (triage2-9 and 16, 27 messages, among
+them plans for tonight and a car engine running in a locked garage) were read, and general patterns for
+their kinds were written: all sets but triage2 are at recall 1.000, with no more false alarms than before.
+Since then no triage set is unseen; triage19 and triage20 were the last scored unread."""
 from __future__ import annotations
 
 import json
@@ -23,12 +26,12 @@ import pytest
 pytestmark = pytest.mark.slow
 EVAL = Path(__file__).resolve().parent.parent / "eval"
 # (least share of urgent messages flagged, most ordinary messages flagged)
-FLOORS = {"triage1.jsonl": (1.0, 1), "triage2.jsonl": (0.96, 6), "triage3.jsonl": (0.91, 7),
-          "triage4.jsonl": (0.93, 4), "triage5.jsonl": (0.93, 4), "triage6.jsonl": (0.95, 7),
-          "triage7.jsonl": (0.93, 1), "triage8.jsonl": (0.93, 4), "triage9.jsonl": (0.98, 2),
+FLOORS = {"triage1.jsonl": (1.0, 1), "triage2.jsonl": (0.98, 6), "triage3.jsonl": (1.0, 7),
+          "triage4.jsonl": (1.0, 4), "triage5.jsonl": (1.0, 4), "triage6.jsonl": (1.0, 7),
+          "triage7.jsonl": (1.0, 1), "triage8.jsonl": (1.0, 4), "triage9.jsonl": (1.0, 2),
           "triage10.jsonl": (1.0, 1), "triage11.jsonl": (1.0, 2),
           "triage12.jsonl": (1.0, 4), "triage13.jsonl": (1.0, 4), "triage14.jsonl": (1.0, 1),
-          "triage15.jsonl": (1.0, 1), "triage16.jsonl": (0.71, 1), "triage17.jsonl": (1.0, 1),
+          "triage15.jsonl": (1.0, 1), "triage16.jsonl": (1.0, 1), "triage17.jsonl": (1.0, 1),
           "triage18.jsonl": (1.0, 1), "triage19.jsonl": (1.0, 1),
           "triage20.jsonl": (1.0, 4)}
 
