@@ -223,7 +223,9 @@ def compose(index: Index, query: Query, qvec: np.ndarray, hits: Sequence[Hit], c
                  or (c.focus >= 1.0 and c.relevance >= MIN_SUPPORT - TYPED_SLACK and wanted is not None
                      and wanted.search(index.sentences[c.sentence].text))]
     if supported:  # once the sources answer, a sentence holding most subject words may be a little less close
-        supported = [c for c in ranked if c in supported or (c.focus >= FOCUSED and c.relevance >= MIN_SUPPORT - TYPED_SLACK)]
+        ok = {c.sentence for c in supported}
+        supported = [c for c in ranked
+                     if c.sentence in ok or (c.focus >= FOCUSED and c.relevance >= MIN_SUPPORT - TYPED_SLACK)]
     if named and STUDY_REFERENCE.search(query.context):  # a follow-up about the study named before: "in that one"
         supported = [c for c in supported if index.sentences[c.sentence].doc_id in named] or supported
     chosen = typed_early(index, select(index, supported, settings), wanted)

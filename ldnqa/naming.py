@@ -63,9 +63,11 @@ def by_size(index: Index, text: str) -> set[str]:
     A size says more than the words around it: "the 31-woman Stanford crossover" is Younger 2013, though
     the 2009 Stanford pilot's card holds "Stanford" and "crossover" too.
     """
-    sizes = {int(m.group(1)) if m.group(1).isdigit() else SIZES[m.group(1).lower()] for m in SIZE.finditer(text)}
+    sizes = {str(int(m.group(1)) if m.group(1).isdigit() else SIZES[m.group(1).lower()]) for m in SIZE.finditer(text)}
+    if not sizes:
+        return set()
     return {d for d, doc in index.documents.items()
-            if doc.kind == "study-summary" and str((doc.meta or {}).get("participants")) in {str(n) for n in sizes}}
+            if doc.kind == "study-summary" and str((doc.meta or {}).get("participants")) in sizes}
 
 
 def co_authors(index: Index, doc_id: str) -> set[str]:
