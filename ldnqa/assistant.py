@@ -31,7 +31,7 @@ from .query import Query, Synonyms, build_query, synonyms_from
 from .retrieval import retrieve
 from .spelling import Speller, load_english, stem
 from .store import load_or_build
-from .triage import load_examples, sentences_of, triage
+from .triage import load_examples, sentences_of, triage, with_earlier_turn
 from .triage_model import load_model
 from .types import Answer, Document
 
@@ -132,6 +132,8 @@ class Assistant(Library):
         parts = [vectors[s] for s in sentences]
         urgency = triage(question, self.settings.urgent_patterns, vectors[judged_text(question, query)],
                          self.urgent_examples, np.array(parts) if parts else None, self.urgency_model)
+        if not urgency.urgent and history:
+            urgency = with_earlier_turn(question, history[-1], self.settings.urgent_patterns)
         if "self-harm" in urgency.categories:  # nothing from a drug leaflet helps here: the message alone
             return Answer(typed, "", True, True, f"{urgency.message}\n\n{DISCLAIMER}")
         hits = retrieve(self.index, query, vector, self.settings, self.settings.passages)

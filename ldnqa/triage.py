@@ -121,6 +121,15 @@ def settled_extra_dose(message: str) -> bool:
                 and not NOT_ONLY_LDN.search(message))
 
 
+def with_earlier_turn(message: str, earlier: str, patterns_path: str) -> Triage:
+    """A follow-up that reports what was taken or felt, read with the question before it, by the
+    patterns: "well I already swallowed one and now I can't stop retching" after "Can I take LDN if I'm
+    on methadone?" is naltrexone on top of methadone, though neither message alone says so."""
+    if not earlier or not REPORTED.search(message) or HYPOTHETICAL.search(message):
+        return Triage(False)
+    return triage(f"{earlier.rstrip().rstrip('?!.')}. {message}", patterns_path)  # one story: past "?"
+
+
 def asks_what_if(message: str) -> bool:
     """A question about a dose not taken.
 
