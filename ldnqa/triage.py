@@ -121,11 +121,20 @@ def settled_extra_dose(message: str) -> bool:
                 and not NOT_ONLY_LDN.search(message))
 
 
+def normalized(message: str) -> str:
+    """Straight apostrophes, and a decimal comma so that "4.5 mg" does not end a sentence for [^.?!]."""
+    return DECIMAL.sub(r"\1,\2", message.replace("\u2019", "'").replace("\u2018", "'"))
+
+
 def with_earlier_turn(message: str, earlier: str, patterns_path: str) -> Triage:
     """A follow-up that reports what was taken or felt, read with the question before it, by the
     patterns: "well I already swallowed one and now I can't stop retching" after "Can I take LDN if I'm
-    on methadone?" is naltrexone on top of methadone, though neither message alone says so."""
+    on methadone?" is naltrexone on top of methadone, though neither message alone says so. Only what
+    the two say together counts: an earlier turn that matches alone ("I overdosed years ago, well now")
+    was judged when it was asked."""
     if not earlier or not REPORTED.search(message) or HYPOTHETICAL.search(message):
+        return Triage(False)
+    if any(pattern.search(normalized(earlier)) for _, pattern, _ in load_patterns(patterns_path)):
         return Triage(False)
     return triage(f"{earlier.rstrip().rstrip('?!.')}. {message}", patterns_path)  # one story: past "?"
 
@@ -179,7 +188,7 @@ def triage(message: str, patterns_path: str, vector: np.ndarray | None = None,
     "I don’t want to live" matches like "don't", and the point of "4.5 mg" becomes a comma, so that
     patterns reading within a sentence ([^.?!]) read past it.
     """
-    text = DECIMAL.sub(r"\1,\2", message.replace("\u2019", "'").replace("\u2018", "'"))
+    text = normalized(message)
     if told_as_history(text) or settled_extra_dose(text):
         return Triage(False)
     found: list[str] = []

@@ -259,3 +259,5 @@ def test_a_follow_up_is_read_with_the_question_before_it(assistant) -> None:
     assert assistant.ask("I already swallowed one an hour ago and now I'm sweating buckets and retching",
                          history=history).urgent
     assert not assistant.ask("And what dose would they start on?", history=history).urgent
+    earlier = ["I overdosed on purpose years ago and I'm well now. Can I take LDN?"]  # judged when asked
+    assert not assistant.ask("I started it today. Any tips for the first week?", history=earlier).urgent
