@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .indexing import Index
-from .lexical import STOPWORDS, TOKEN, tokenize
+from .lexical import STOPWORDS, TOKEN, WORD, tokenize
 from .phrases import unknown_compounds
 from .query import Synonyms
 from .question_words import asked, drop_words, introduction, reported_by, runs, subject_words, subject_words_always
@@ -57,7 +57,6 @@ Subjects = list[Subject]
 # within one clause; the words before an alternative ("as", "at") are not part of it.
 ALTERNATIVE = re.compile(r"\b((?:[^\W\d_]+[ -]){0,2}[^\W\d_]+) or (?:(?:as|the|a|an|at|in|on|by|with|for|to|"
                          r"during|before|after)\s+)*((?:[^\W\d_]+[ -]){0,2}[^\W\d_]+)")
-WORDS = re.compile(r"[^\W\d_]+")
 COUNTS = frozenset("one two three four five six seven eight nine ten".split())
 
 
@@ -206,7 +205,7 @@ def one_alternative(question: str, subjects: Subjects, unknown: Sequence[str]) -
     known = {s.word for s in subjects} - COUNTS  # "a glass of wine or two": not an alternative
     out: set[str] = set()
     for left, right in ALTERNATIVE.findall(question.lower()):
-        a, b = WORDS.findall(left), WORDS.findall(right)
+        a, b = WORD.findall(left), WORD.findall(right)
         # One word each ("at night or in the morning"), or phrases alike but for one part ("nerve pain or
         # joint pain"); not "pregnancy tests or the pill", which asks about both.
         a, b = ({a[-1]}, {b[0]}) if set(a).isdisjoint(set(b) - STOPWORDS) else (set(a), set(b))

@@ -82,6 +82,16 @@ class Index:
                                            self.focus_stems, self.context_stems)
 
 
+def surname_parts(author: object) -> list[str]:
+    """The parts of an author's surname, lower case, without the initials.
+
+    >>> surname_parts("Parkitny L"), surname_parts("Due Bruun K")
+    (['parkitny'], ['due', 'bruun'])
+    """
+    name = re.sub(r"\s+[A-Z]{1,3}$", "", str(author))
+    return [part.lower() for part in re.findall(r"[^\W\d_]{2,}", name)]
+
+
 def first_authors(documents: dict[str, Document]) -> dict[str, tuple[frozenset[str], bool]]:
     """Each study's first author's surname (lower case) -> the studies, and whether the name is also an
     everyday word of the corpus (as "due" and "younger" are), so that only a capital names the study.
@@ -96,9 +106,8 @@ def first_authors(documents: dict[str, Document]) -> dict[str, tuple[frozenset[s
         authors = (doc.meta or {}).get("authors")
         if doc.kind != "study-summary" or not isinstance(authors, list) or not authors:
             continue
-        name = re.sub(r"\s+[A-Z]{1,3}$", "", str(authors[0]))  # "Parkitny L" -> "Parkitny"
-        for part in re.findall(r"[^\W\d_]{2,}", name):
-            table.setdefault(part.lower(), set()).add(doc.id)
+        for part in surname_parts(authors[0]):
+            table.setdefault(part, set()).add(doc.id)
     if not table:
         return {}
     written = {w for d in documents.values() for w in re.findall(r"\w+", d.text)}  # as written: case kept

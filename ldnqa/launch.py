@@ -49,7 +49,6 @@ def load_engine(corpus_dir: Path | str, index_dir: Path | str, concurrency: int,
     threads = serving_threads(concurrency)
     say = lambda message: log.info("%s", message)  # noqa: E731
     if mode == "processes":
-
         library = Library.load(corpus_dir=str(corpus_dir), index_dir=str(index_dir), settings=settings, log=say)
         return library, EngineProcesses(library, corpus_dir, index_dir, concurrency, MAX_WAITING, threads)
     embedder = SentenceTransformerEmbedder(settings.model, threads=threads)

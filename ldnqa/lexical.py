@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+")
+WORD = re.compile(r"[^\W\d_]+")  # a word of letters only: no numbers
 STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been
 before being below between both but by can could did do does doing down during each few for from further
 had has have having he her here hers herself him himself his how i if in into is it its itself just me

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from .coverage import Subjects, coverage
-from .indexing import Index
-from .lexical import TOKEN
+from .indexing import Index, surname_parts
+from .lexical import TOKEN, WORD
 from .query import ONE_STUDY
 from .question_words import question_parts
 
@@ -19,7 +19,6 @@ STUDY_REFERENCE = re.compile(r"\b(trials?|stud(y|ies)|reviews?|meta-?analys[ie]s
                              r"research(ers)?|authors?|experiments?|cohort)\b", re.I)
 NAMED_DOCUMENT = 0.75  # share of subject words a document's card must hold to count as named
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-WORD = re.compile(r"[^\W\d_]+")
 # A capital inside a sentence: "Due" in "the Due Bruun trial", not in "Due to my pain, ...".
 MID_SENTENCE = re.compile(r"(?<=[\w,;:)'’] )[A-Z]")
 
@@ -73,8 +72,7 @@ def by_size(index: Index, text: str) -> set[str]:
 def co_authors(index: Index, doc_id: str) -> set[str]:
     """The surnames (lower case) of a study's other authors: "Younger J" of ["Parkitny L", "Younger J"]."""
     authors = (index.documents[doc_id].meta or {}).get("authors")
-    names = [re.sub(r"\s+[A-Z]{1,3}$", "", str(a)) for a in authors[1:]] if isinstance(authors, list) else []
-    return {part.lower() for name in names for part in re.findall(r"[^\W\d_]{2,}", name)}
+    return {part for a in (authors[1:] if isinstance(authors, list) else []) for part in surname_parts(a)}
 
 
 def by_words(index: Index, subjects: Subjects, question: str, share: float = NAMED_DOCUMENT) -> set[str]:

@@ -121,6 +121,9 @@ def settled_extra_dose(message: str) -> bool:
                 and not NOT_ONLY_LDN.search(message))
 
 
+DECIMAL = re.compile(r"(\d)\.(\d)")
+
+
 def normalized(message: str) -> str:
     """Straight apostrophes, and a decimal comma so that "4.5 mg" does not end a sentence for [^.?!]."""
     return DECIMAL.sub(r"\1,\2", message.replace("\u2019", "'").replace("\u2018", "'"))
@@ -165,9 +168,6 @@ def load_examples(path: str) -> dict[str, list[str]]:
         if category in SEMANTIC_THRESHOLDS:
             examples.setdefault(category, []).append(line)
     return examples
-
-
-DECIMAL = re.compile(r"(\d)\.(\d)")
 
 
 @lru_cache(maxsize=4)
